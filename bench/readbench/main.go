@@ -232,7 +232,11 @@ func (b *bench) measure(ctx context.Context) error {
 		return errors.Join(errs...)
 	}
 
-	// Phase 3: latency, interleaved so that drift hits every column alike.
+	// Phase 3: FUSE requests and sidecar CPU per read, then latency,
+	// interleaved so that drift hits every column alike.
+	if err := b.measureRequests(targets); err != nil {
+		fail("FUSE requests", err)
+	}
 	b.logf("timing open+read+close of %d files, %s each", len(targets.all()), b.c.latencyTime)
 	if err := b.measureLatency(ctx, targets); err != nil {
 		fail("latency", err)

@@ -90,11 +90,12 @@ func (t targetSet) find(rel string) (target, bool) {
 // writes a tmpfs file with the same bytes beside it.
 func (b *bench) prepareTargets(lxcfsFile string) (targetSet, error) {
 	ts := targetSet{lxcfs: lxcfsFile, tmpfsOnly: b.c.skipSidecar}
-	for i, rel := range b.c.files {
+	for _, rel := range b.c.files {
 		t := target{
 			rel:  rel,
 			path: filepath.Join(b.mnt, rel),
-			copy: filepath.Join(b.copies, fmt.Sprintf("%d-%s", i, strings.ReplaceAll(rel, "/", "_"))),
+			// The same relative path, so the path walk is as long.
+			copy: filepath.Join(b.copies, rel),
 			kind: kindOf(rel),
 		}
 		var content []byte
@@ -115,6 +116,9 @@ func (b *bench) prepareTargets(lxcfsFile string) (targetSet, error) {
 			}
 		}
 		t.size = len(content)
+		if err := os.MkdirAll(filepath.Dir(t.copy), 0o755); err != nil {
+			return ts, fmt.Errorf("create tmpfs copy dir: %w", err)
+		}
 		if err := os.WriteFile(t.copy, content, 0o644); err != nil {
 			return ts, fmt.Errorf("write tmpfs copy of %s: %w", rel, err)
 		}

@@ -40,9 +40,11 @@ type row struct {
 type report struct {
 	header string
 	rows   [nSections][]row
+	// requests notes, per file, the FUSE requests and sidecar CPU per read.
+	requests map[string]string
 }
 
-func newReport() *report { return &report{} }
+func newReport() *report { return &report{requests: map[string]string{}} }
 
 func (r *report) add(s section, rw row) { r.rows[s] = append(r.rows[s], rw) }
 
@@ -93,6 +95,9 @@ func (r *report) latency(ts targetSet, got map[string]stats) {
 		case ok && m.n > 0:
 			rw.measured = formatInt(m.median)
 			notes = append(notes, fmt.Sprintf("p90 %s, n=%d, %d B", formatInt(m.p90), m.n, t.size))
+			if req := r.requests[t.path]; req != "" {
+				notes = append(notes, req)
+			}
 			if t.kind == shared && cp.err == nil && cp.n > 0 {
 				q := m.median / cp.median
 				rw.ratio = fmt.Sprintf("%.2fx tmpfs", q)
@@ -112,7 +117,7 @@ func (r *report) latency(ts targetSet, got map[string]stats) {
 	if haveLx {
 		r.add(secLatency, row{
 			metric: "open+read+close lxcfs proc/uptime (ns, median)", measured: "-", tmpfs: "-", lxcfs: formatInt(lx.median),
-			target: "reference", result: "-", notes: fmt.Sprintf("p90 %s, n=%d", formatInt(lx.p90), lx.n),
+			target: "reference", result: "-", notes: strings.TrimSuffix(fmt.Sprintf("p90 %s, n=%d; %s", formatInt(lx.p90), lx.n, r.requests[ts.lxcfs]), "; "),
 		})
 	} else if l, ok := got[ts.lxcfs]; ok && l.err != nil {
 		r.add(secLatency, row{metric: "open+read+close lxcfs proc/uptime", measured: "error", result: "n/a", notes: l.err.Error()})
