@@ -1,0 +1,113 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+	"k8s.io/klog/v2"
+)
+
+// unmountDeadline bounds shutdown: after it the process exits anyway, which
+// closes /dev/fuse and fails any reader still inside the mount rather than
+// leaving it to hang.
+const unmountDeadline = 2 * time.Second
+
+// Serve mounts root read-only at mountpoint and serves it until ctx is done
+// or the mount is removed from outside, then unmounts. It calls ready once
+// the mount answers. It creates the mount point, and clears a mount a crashed
+// predecessor left there, so a restarted sidecar can take over.
+func Serve(ctx context.Context, mountpoint string, root *Root, ready func()) error {
+	if err := prepareMountpoint(mountpoint); err != nil {
+		return err
+	}
+	server, err := fusefs.Mount(mountpoint, root, mountOptions())
+	if err != nil {
+		return fmt.Errorf("mount FUSE at %s: %w", mountpoint, err)
+	}
+	ready()
+
+	served := make(chan struct{})
+	go func() {
+		server.Wait()
+		close(served)
+	}()
+	select {
+	case <-served:
+		klog.InfoS("Mount was removed from outside", "mountpoint", mountpoint)
+		return nil
+	case <-ctx.Done():
+	}
+	return unmount(server, mountpoint, served)
+}
+
+func mountOptions() *fusefs.Options {
+	return &fusefs.Options{
+		MountOptions: fuse.MountOptions{
+			FsName:     "netutil-fs",
+			Name:       "netutil",
+			AllowOther: true,
+			// As root the kernel is asked directly, and the image
+			// carries no fusermount to fall back on.
+			DirectMount:       true,
+			DirectMountStrict: true,
+			DirectMountFlags:  syscall.MS_RDONLY | syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_NOEXEC,
+			Options:           []string{"default_permissions"},
+			// ENOSYS for xattrs is remembered by the kernel; ls -l
+			// would otherwise ask for ACLs on every file.
+			DisableXAttrs: true,
+			// Per-reader directories must not be looked up in bulk.
+			DisableReadDirPlus: true,
+			Logger:             klog.NewStandardLogger("WARNING"),
+			Debug:              klog.V(6).Enabled(),
+		},
+	}
+}
+
+// prepareMountpoint makes sure mountpoint is an empty directory to mount on.
+func prepareMountpoint(mountpoint string) error {
+	_, err := os.Stat(mountpoint)
+	if errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED) {
+		// "transport endpoint is not connected": the FUSE daemon
+		// behind this mount died.
+		klog.InfoS("Clearing stale mount", "mountpoint", mountpoint, "err", err)
+		if err := unix.Unmount(mountpoint, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("clear stale mount at %s: %w", mountpoint, err)
+		}
+	}
+	if err := os.MkdirAll(mountpoint, 0o755); err != nil {
+		return fmt.Errorf("create mount point: %w", err)
+	}
+	st, err := os.Stat(mountpoint)
+	if err != nil {
+		return fmt.Errorf("mount point: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("mount point %s is not a directory", mountpoint)
+	}
+	return nil
+}
+
+// unmount tries a clean unmount, which go-fuse gives up on after a few
+// EBUSY answers while a reader holds a file or a working directory inside,
+// then detaches lazily; either way it waits at most unmountDeadline.
+func unmount(server *fuse.Server, mountpoint string, served <-chan struct{}) error {
+	if err := server.Unmount(); err != nil {
+		klog.InfoS("Mount is busy, detaching it lazily", "mountpoint", mountpoint, "err", err)
+		if err := unix.Unmount(mountpoint, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("detach %s: %w", mountpoint, err)
+		}
+	}
+	select {
+	case <-served:
+	case <-time.After(unmountDeadline):
+		klog.InfoS("Readers still hold the detached mount; exiting anyway", "mountpoint", mountpoint)
+	}
+	return nil
+}
