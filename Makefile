@@ -7,7 +7,7 @@ APP_IMAGE     ?= localhost/netutil-app:$(VERSION)
 LDFLAGS       := -s -w -X main.version=$(VERSION)
 BINARIES      := bin/netutil-fs bin/netutil-client
 
-.PHONY: all build test lint cover fuzz bench image e2e demo clean help
+.PHONY: all build test lint cover fuzz bench image e2e demo demo-stop clean help
 
 all: build ## Build bin/netutil-fs and bin/netutil-client (default)
 
@@ -43,8 +43,11 @@ image: build ## Build the sidecar and example-app images with $(CONTAINER_TOOL)
 e2e: ## End-to-end on a real single-node Kubernetes (builds it on first use)
 	bash e2e/run.sh
 
-demo: build ## Mount over the shipped sample podinfo at ./demo-mnt (needs root)
+demo: build ## Mount over the shipped sample podinfo at /tmp/netutil-demo (root)
 	bash hack/demo.sh
+
+demo-stop: ## Unmount the demo
+	-kill $$(cat $${DEMO_MNT:-/tmp/netutil-demo}.pid) 2>/dev/null
 
 clean: ## Remove built binaries and test output
 	rm -rf bin cover.out cover.html
