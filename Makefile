@@ -7,7 +7,7 @@ APP_IMAGE     ?= localhost/netutil-app:$(VERSION)
 LDFLAGS       := -s -w -X main.version=$(VERSION)
 BINARIES      := bin/netutil-fs bin/netutil-client
 
-.PHONY: all build test lint cover fuzz bench image e2e demo demo-stop clean help
+.PHONY: all build deps test lint cover fuzz bench image e2e demo demo-stop clean help
 
 all: build ## Build bin/netutil-fs and bin/netutil-client (default)
 
@@ -19,7 +19,10 @@ bin/%: FORCE
 .PHONY: FORCE
 FORCE:
 
-test: ## Run every test with the race detector (mounts for real as root)
+deps: ## Install the missing Debian packages the tests use, fetch Go modules
+	bash hack/deps.sh
+
+test: deps ## Run every test with the race detector (mounts for real as root)
 	$(GO) test -race -count=1 ./...
 
 lint: ## gofmt, go vet and staticcheck
