@@ -6,7 +6,7 @@
 #   - a private tmpfs that holds the kubelet-style podinfo volume, the tmpfs
 #     copies of the measured files (the shared yardstick) and the mountpoint.
 # Extra arguments, and the words of $BENCH_ARGS, go to readbench, e.g.
-#   bash bench/run.sh -sidecar-args=-v=4 -keep-logs
+#   bash bench/run.sh -sidecar-args=-v=4 -log-dir=/tmp/sidecar-logs
 #   bash bench/run.sh -bin=          # tmpfs and lxcfs only, no sidecar
 # Needs root. Exits non-zero only when something could not be measured.
 set -euo pipefail

@@ -47,7 +47,7 @@ type config struct {
 	tputTime     time.Duration
 	tputReaders  []int
 	tputFiles    []string
-	keepLogs     bool
+	logDir       string
 	skipSidecar  bool
 	readyTimeout time.Duration
 }
@@ -73,7 +73,7 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.tputTime, "tput-time", time.Second, "duration of each reads/s measurement")
 	readers := fs.String("tput-readers", "1,2,8", "concurrent reader processes for reads/s, comma-separated")
 	tputFiles := fs.String("tput-files", "networks/0/ips,env/HOME", "files of the mount to measure reads/s on")
-	fs.BoolVar(&c.keepLogs, "keep-logs", false, "print the paths of the sidecar logs instead of removing them")
+	fs.StringVar(&c.logDir, "log-dir", "", "keep the sidecar logs in this directory (default: removed with the work dir)")
 	fs.DurationVar(&c.readyTimeout, "ready-timeout", 10*time.Second, "give up on a sidecar that is not serving after this long")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -173,12 +173,8 @@ func (b *bench) cleanup() {
 			b.logf("stopping the sidecar: %v", err)
 		}
 	}
-	for _, l := range b.logs {
-		if b.c.keepLogs {
-			b.logf("sidecar log kept: %s", l)
-		} else {
-			_ = os.Remove(l)
-		}
+	if b.c.logDir != "" && len(b.logs) > 0 {
+		b.logf("sidecar logs kept in %s", b.c.logDir)
 	}
 }
 

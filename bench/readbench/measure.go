@@ -337,7 +337,7 @@ func (b *bench) runReaders(ctx context.Context, n int, files []string, count int
 			per++
 		}
 		cmd := exec.CommandContext(ctx, b.self, workerArg,
-			"-files", strings.Join(files, "\x00"),
+			"-files", strings.Join(files, "\n"),
 			"-start-at", strconv.FormatInt(startAt.UnixNano(), 10),
 			"-duration", d.String(),
 			"-count", strconv.FormatInt(per, 10))
@@ -379,7 +379,7 @@ func (b *bench) runReaders(ctx context.Context, n int, files []string, count int
 func workerMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("reader", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	files := fs.String("files", "", "NUL-separated files to read in turn")
+	files := fs.String("files", "", "newline-separated files to read in turn")
 	startAt := fs.Int64("start-at", 0, "unix nanoseconds to start at")
 	d := fs.Duration("duration", time.Second, "how long to read (when count is 0, or as a deadline)")
 	count := fs.Int64("count", 0, "how many reads to do (0: read for the duration)")
@@ -388,7 +388,7 @@ func workerMain(args []string, stdout, stderr io.Writer) int {
 	}
 	runtime.LockOSThread()
 	var paths []cpath
-	for _, f := range strings.Split(*files, "\x00") {
+	for _, f := range strings.Split(*files, "\n") {
 		p, err := newCPath(f)
 		if err != nil {
 			fmt.Fprintln(stderr, err)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -41,10 +42,11 @@ type report struct {
 	header string
 	rows   [nSections][]row
 	// requests notes, per file, the FUSE requests and sidecar CPU per read.
-	requests map[string]string
+	requests  map[string]string
+	loadStart float64
 }
 
-func newReport() *report { return &report{requests: map[string]string{}} }
+func newReport() *report { return &report{requests: map[string]string{}, loadStart: loadAverage()} }
 
 func (r *report) add(s section, rw row) { r.rows[s] = append(r.rows[s], rw) }
 
@@ -258,8 +260,26 @@ func environmentLine(c config) string {
 	if bin == "" {
 		bin = "none (tmpfs and lxcfs only)"
 	}
-	return fmt.Sprintf("netutil-fs read benchmark: kernel %s, %d CPUs, %s; sidecar %s %s",
-		kernel, runtime.NumCPU(), runtime.Version(), bin, strings.Join(c.sidecarArgs, " "))
+	return strings.TrimSpace(fmt.Sprintf("netutil-fs read benchmark: kernel %s, %d CPUs, %s; sidecar %s %s",
+		kernel, runtime.NumCPU(), runtime.Version(), bin, strings.Join(c.sidecarArgs, " ")))
+}
+
+// loadAverage returns the 1-minute load average, or -1. Other work on the
+// machine shows in every figure, so the table names it.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
 }
 
 // print writes the table with aligned columns.
@@ -294,6 +314,11 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
 	fmt.Fprintln(w, r.header)
+	load := fmt.Sprintf("1-min load average %.2f at start, %.2f at end", r.loadStart, loadAverage())
+	if max(r.loadStart, loadAverage()) > 0.5*float64(runtime.NumCPU()) {
+		load += " (WARNING: other work on this machine skews every figure)"
+	}
+	fmt.Fprintln(w, load)
 	line(head)
 	total := 0
 	for _, wd := range widths[:7] {

@@ -161,7 +161,14 @@ func (b *bench) measureReady(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("interrupted: %w", err)
 		}
-		log := filepath.Join(b.c.work, fmt.Sprintf("sidecar-%d.log", i))
+		logDir := b.c.work
+		if b.c.logDir != "" {
+			logDir = b.c.logDir
+			if err := os.MkdirAll(logDir, 0o755); err != nil {
+				return fmt.Errorf("create log dir: %w", err)
+			}
+		}
+		log := filepath.Join(logDir, fmt.Sprintf("sidecar-%d.log", i))
 		b.logs = append(b.logs, log)
 		car, t0, err := startSidecar(b.c.bin, b.mnt, b.podinfo.dir, log, b.c.sidecarArgs)
 		if err != nil {

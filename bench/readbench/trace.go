@@ -139,30 +139,38 @@ func formatRequests(counts map[string]int, reads int) string {
 	return s + " (" + strings.Join(parts, ", ") + ")"
 }
 
-// taskCPU returns the CPU time all threads of pid have used so far, from
-// /proc/<pid>/task/*/schedstat (nanoseconds on CPU is the first field).
-func taskCPU(pid int) (time.Duration, error) {
+// schedStat is what /proc/<pid>/task/*/schedstat adds up to for a process.
+type schedStat struct {
+	cpu      time.Duration // time on CPU
+	switches int64         // times a thread was scheduled in
+}
+
+// taskSched sums schedstat over all threads of pid: the first field is the
+// time on CPU in nanoseconds, the third how often the thread was run.
+func taskSched(pid int) (schedStat, error) {
+	var total schedStat
 	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
 	if err != nil || len(tasks) == 0 {
-		return 0, fmt.Errorf("list threads of %d: %v", pid, err)
+		return total, fmt.Errorf("list threads of %d: %v", pid, err)
 	}
-	var total int64
 	for _, t := range tasks {
 		b, err := os.ReadFile(t)
 		if err != nil {
 			continue // the thread exited
 		}
 		f := strings.Fields(string(b))
-		if len(f) == 0 {
+		if len(f) < 3 {
 			continue
 		}
-		ns, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("parse %s: %w", t, err)
+		ns, err1 := strconv.ParseInt(f[0], 10, 64)
+		runs, err2 := strconv.ParseInt(f[2], 10, 64)
+		if err1 != nil || err2 != nil {
+			return total, fmt.Errorf("parse %s: %q", t, b)
 		}
-		total += ns
+		total.cpu += time.Duration(ns)
+		total.switches += runs
 	}
-	return time.Duration(total), nil
+	return total, nil
 }
 
 // measureRequests reads each file of the mount (and lxcfs's uptime) a
@@ -200,10 +208,10 @@ func (b *bench) measureRequests(ts targetSet) error {
 				return fmt.Errorf("read %s: %w", f, err)
 			}
 		}
-		var cpu0, cpu1 time.Duration
+		var s0, s1 schedStat
 		counts, err := rc.count(f, func() error {
 			if b.car != nil && f != ts.lxcfs {
-				cpu0, _ = taskCPU(b.car.pid())
+				s0, _ = taskSched(b.car.pid())
 			}
 			for range reads {
 				if _, err := r.readOnce(p); err != nil {
@@ -211,7 +219,7 @@ func (b *bench) measureRequests(ts targetSet) error {
 				}
 			}
 			if b.car != nil && f != ts.lxcfs {
-				cpu1, _ = taskCPU(b.car.pid())
+				s1, _ = taskSched(b.car.pid())
 			}
 			return nil
 		})
@@ -219,8 +227,9 @@ func (b *bench) measureRequests(ts targetSet) error {
 			return fmt.Errorf("count requests of %s: %w", f, err)
 		}
 		note := formatRequests(counts, reads)
-		if cpu1 > cpu0 {
-			note += fmt.Sprintf("; sidecar CPU %s ns/read", formatInt(float64((cpu1-cpu0).Nanoseconds())/reads))
+		if s1.cpu > s0.cpu {
+			note += fmt.Sprintf("; sidecar %s CPU ns, %.1f thread wakeups per read",
+				formatInt(float64((s1.cpu-s0.cpu).Nanoseconds())/reads), float64(s1.switches-s0.switches)/reads)
 		}
 		b.report.requests[f] = note
 	}
