@@ -24,6 +24,9 @@ const unmountDeadline = 2 * time.Second
 // the mount answers. It creates the mount point, and clears a mount a crashed
 // predecessor left there, so a restarted sidecar can take over.
 func Serve(ctx context.Context, mountpoint string, root *Root, ready func()) error {
+	if err := checkFuseDevice(fuseDevice); err != nil {
+		return err
+	}
 	if err := prepareMountpoint(mountpoint); err != nil {
 		return err
 	}
@@ -68,6 +71,26 @@ func mountOptions() *fusefs.Options {
 			Debug:              klog.V(6).Enabled(),
 		},
 	}
+}
+
+// fuseDevice is the kernel's FUSE device, character device 10:229.
+const fuseDevice = "/dev/fuse"
+
+// checkFuseDevice turns the mount's bare EINVAL or ENOENT, when the
+// container was not given the FUSE device, into an error that says so.
+func checkFuseDevice(path string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return fmt.Errorf("%s: %w (the sidecar needs the FUSE device: run it privileged or with /dev/fuse)", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 10 || unix.Minor(st.Rdev) != 229 {
+		return fmt.Errorf("%s is not the FUSE device (character device 10:229)", path)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w (the sidecar needs the FUSE device: run it privileged or with /dev/fuse)", path, err)
+	}
+	return f.Close()
 }
 
 // prepareMountpoint makes sure mountpoint is an empty directory to mount on.

@@ -60,7 +60,9 @@ func main() {
 func parseArgs(args []string, output io.Writer) (config, error) {
 	var cfg config
 	flags := flag.NewFlagSet("netutil-fs", flag.ContinueOnError)
-	flags.SetOutput(output)
+	// The flag package prints every flag after a parse error; one line,
+	// printed by main, says more. Usage goes out only when asked for.
+	flags.SetOutput(io.Discard)
 	flags.StringVar(&cfg.mountpoint, "mountpoint", "/etc/netutil/fs", "where to mount the filesystem")
 	flags.StringVar(&cfg.podinfoDir, "podinfo-dir", "/etc/podinfo", "Downward API directory holding the pod's annotations file (or a network-status file)")
 	flags.StringVar(&cfg.procRoot, "proc-root", "/proc", "where procfs is mounted")
@@ -69,6 +71,10 @@ func parseArgs(args []string, output io.Writer) (config, error) {
 	flags.BoolVar(&cfg.showVersion, "version", false, "print the version and exit")
 	klog.InitFlags(flags)
 	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			flags.SetOutput(output)
+			flags.PrintDefaults()
+		}
 		return config{}, err
 	}
 	if flags.NArg() > 0 {
