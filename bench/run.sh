@@ -71,10 +71,11 @@ fi
 mkdir -p "$work/tmpfs"
 mount -t tmpfs -o size=64m,mode=0755 netutil-bench "$work/tmpfs"
 
-# The sample podinfo: the project's own testdata when it has a kubelet-format
-# annotations file with an SR-IOV network, else the bench's own sample.
+# The sample podinfo: the project's shipped sample when it is a kubelet-format
+# annotations file with an SR-IOV network (so networks/1/pci exists), else
+# the bench's own copy of the same shape.
 annotations=bench/testdata/annotations
-for f in sources/testdata/annotations/sriov sources/testdata/sriov/annotations sources/testdata/annotations; do
+for f in examples/podinfo/annotations sources/testdata/annotations; do
 	if [[ -f "$f" ]] && grep -q 'pci-address' "$f"; then annotations="$f"; break; fi
 done
 
