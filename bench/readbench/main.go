@@ -48,6 +48,7 @@ type config struct {
 	tputReaders  []int
 	tputFiles    []string
 	logDir       string
+	skip         map[string]bool
 	skipSidecar  bool
 	readyTimeout time.Duration
 }
@@ -74,6 +75,7 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	readers := fs.String("tput-readers", "1,2,8", "concurrent reader processes for reads/s, comma-separated")
 	tputFiles := fs.String("tput-files", "networks/0/ips,env/HOME", "files of the mount to measure reads/s on")
 	fs.StringVar(&c.logDir, "log-dir", "", "keep the sidecar logs in this directory (default: removed with the work dir)")
+	skip := fs.String("skip", "", "phases to leave out, comma-separated: latency, tput, swap, rss (for quick looks; the sidecar still starts -ready-runs times)")
 	fs.DurationVar(&c.readyTimeout, "ready-timeout", 10*time.Second, "give up on a sidecar that is not serving after this long")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -86,6 +88,15 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	}
 	c.skipSidecar = c.bin == ""
 	c.sidecarArgs = strings.Fields(*sidecarArgs)
+	c.skip = map[string]bool{}
+	for _, p := range splitList(*skip) {
+		switch p {
+		case "latency", "tput", "swap", "rss":
+			c.skip[p] = true
+		default:
+			return c, fmt.Errorf("-skip: unknown phase %q", p)
+		}
+	}
 	c.files = splitList(*files)
 	c.tputFiles = splitList(*tputFiles)
 	for _, r := range splitList(*readers) {
@@ -233,24 +244,32 @@ func (b *bench) measure(ctx context.Context) error {
 	if err := b.measureRequests(targets); err != nil {
 		fail("FUSE requests", err)
 	}
-	b.logf("timing open+read+close of %d files, %s each", len(targets.all()), b.c.latencyTime)
-	if err := b.measureLatency(ctx, targets); err != nil {
-		fail("latency", err)
+	if !b.c.skip["latency"] {
+		b.logf("timing open+read+close of %d files, %s each", len(targets.all()), b.c.latencyTime)
+		if err := b.measureLatency(ctx, targets); err != nil {
+			fail("latency", err)
+		}
 	}
 
 	// Phase 4: reads/s with concurrent reader processes.
-	if err := b.measureThroughput(ctx, targets); err != nil {
-		fail("reads/s", err)
+	if !b.c.skip["tput"] {
+		if err := b.measureThroughput(ctx, targets); err != nil {
+			fail("reads/s", err)
+		}
 	}
 
 	if !b.c.skipSidecar {
 		// Phase 5: annotation swaps.
-		if err := b.measureSwap(ctx); err != nil {
-			fail("annotation swap", err)
+		if !b.c.skip["swap"] {
+			if err := b.measureSwap(ctx); err != nil {
+				fail("annotation swap", err)
+			}
 		}
 		// Phase 6: peak RSS after many reads.
-		if err := b.measureRSS(ctx, targets); err != nil {
-			fail("peak RSS", err)
+		if !b.c.skip["rss"] {
+			if err := b.measureRSS(ctx, targets); err != nil {
+				fail("peak RSS", err)
+			}
 		}
 	}
 	return errors.Join(errs...)
