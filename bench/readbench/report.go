@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -226,7 +227,7 @@ func plural(n int) string {
 
 // formatInt rounds f and groups its digits by thousands: 1234567 → 1,234,567.
 func formatInt(f float64) string {
-	s := strconv.FormatInt(int64(f+0.5), 10)
+	s := strconv.FormatInt(int64(math.Round(f)), 10)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
 	var b strings.Builder
