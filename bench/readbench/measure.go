@@ -309,7 +309,56 @@ func (b *bench) measureThroughput(ctx context.Context, ts targetSet) error {
 		}
 	}
 	b.report.throughput(ts, b.c.tputFiles, b.c.tputReaders, results)
+	if err := b.measureMixedReaders(ctx, ts, results); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// measureMixedReaders has two readers with different HOME read env/HOME at
+// once: every per-reader open then finds the kernel's dentry pointing at the
+// other reader's inode. Each reader checks it only ever reads its own HOME.
+func (b *bench) measureMixedReaders(ctx context.Context, ts targetSet, res map[string]map[int]float64) error {
+	t, ok := ts.find("env/HOME")
+	if !ok || ts.tmpfsOnly {
+		return nil
+	}
+	const n = 2
+	b.logf("reads/s of env/HOME with %d readers whose HOME differs", n)
+	who := func(i int) (string, []byte) {
+		home := fmt.Sprintf("/home/reader%d", i)
+		return "HOME=" + home, []byte(home + "\n")
+	}
+	var out readersResult
+	read := func() error {
+		var err error
+		out, err = b.runReadersAs(ctx, n, []string{t.path}, 0, b.c.tputTime, who)
+		return err
+	}
+	var err error
+	if rc, rcErr := newRequestCounter(); rcErr == nil {
+		var counts map[string]int
+		counts, err = rc.count(t.path, read)
+		if err == nil && out.ops > 0 {
+			b.report.requests["mixed"] = formatRequests(counts, int(out.ops))
+		}
+		if cerr := rc.close(); cerr != nil {
+			b.logf("%v", cerr)
+		}
+	} else {
+		err = read()
+	}
+	var got float64
+	if err == nil {
+		got = float64(out.ops) / out.wall.Seconds()
+	}
+	same, haveSame := res["env/HOME"][n]
+	lx, haveLx := res["lxcfs"][n]
+	b.report.mixed(n, got, same, haveSame, lx, haveLx, err)
+	if err != nil {
+		return fmt.Errorf("env/HOME with readers of different HOME: %w", err)
+	}
+	return nil
 }
 
 // readersResult adds up what the reader processes did.
@@ -323,6 +372,16 @@ const workerArg = "-reader-process"
 // runReaders starts n reader processes that begin together and read files in
 // turn, each until it has done count reads (when count > 0) or for d.
 func (b *bench) runReaders(ctx context.Context, n int, files []string, count int64, d time.Duration) (readersResult, error) {
+	return b.runReadersAs(ctx, n, files, count, d, nil)
+}
+
+// readerIdentity sets, for reader i, one extra environment variable and
+// the bytes that reader must read (nil: any).
+type readerIdentity func(i int) (env string, expect []byte)
+
+// runReadersAs is runReaders where each reader can differ in environment and
+// checks every read returns its own content.
+func (b *bench) runReadersAs(ctx context.Context, n int, files []string, count int64, d time.Duration, who readerIdentity) (readersResult, error) {
 	startAt := time.Now().Add(150*time.Millisecond + time.Duration(n)*10*time.Millisecond)
 	type out struct {
 		ops  int64
@@ -341,6 +400,11 @@ func (b *bench) runReaders(ctx context.Context, n int, files []string, count int
 			"-start-at", strconv.FormatInt(startAt.UnixNano(), 10),
 			"-duration", d.String(),
 			"-count", strconv.FormatInt(per, 10))
+		if who != nil {
+			env, expect := who(i)
+			cmd.Env = append(os.Environ(), env)
+			cmd.Args = append(cmd.Args, "-expect", string(expect))
+		}
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Start(); err != nil {
@@ -383,6 +447,7 @@ func workerMain(args []string, stdout, stderr io.Writer) int {
 	startAt := fs.Int64("start-at", 0, "unix nanoseconds to start at")
 	d := fs.Duration("duration", time.Second, "how long to read (when count is 0, or as a deadline)")
 	count := fs.Int64("count", 0, "how many reads to do (0: read for the duration)")
+	expect := fs.String("expect", "", "fail unless every read returns these bytes (empty: no check)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -403,8 +468,13 @@ func workerMain(args []string, stdout, stderr io.Writer) int {
 	var ops int64
 	for {
 		for _, p := range paths {
-			if _, err := r.readOnce(p); err != nil {
+			n, err := r.readOnce(p)
+			if err != nil {
 				fmt.Fprintln(stderr, err)
+				return 1
+			}
+			if *expect != "" && (n > len(r.buf)/2 || string(r.buf[:n]) != *expect) {
+				fmt.Fprintf(stderr, "%s: read %q, want %q (another reader's content?)\n", p.name, r.buf[:min(n, len(r.buf)/2)], *expect)
 				return 1
 			}
 			ops++

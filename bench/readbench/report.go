@@ -171,6 +171,37 @@ func (r *report) throughput(ts targetSet, files []string, readers []int, res map
 	}
 }
 
+func (r *report) mixed(n int, got, same float64, haveSame bool, lx float64, haveLx bool, err error) {
+	rw := row{
+		metric: fmt.Sprintf("reads/s env/HOME, %d readers, each its own HOME", n),
+		tmpfs:  "-", lxcfs: "-",
+		target: fmt.Sprintf(">= %.1fx lxcfs", 1/perReaderMaxVsLxcfs),
+		result: "n/a",
+	}
+	if haveLx {
+		rw.lxcfs = formatInt(lx)
+	}
+	if err != nil {
+		rw.measured, rw.notes = "error", err.Error()
+		r.add(secThroughput, rw)
+		return
+	}
+	rw.measured = formatInt(got)
+	if haveLx {
+		q := got / lx
+		rw.ratio = fmt.Sprintf("%.2fx lxcfs", q)
+		rw.result = verdict(true, q >= 1/perReaderMaxVsLxcfs)
+	}
+	rw.notes = "every read checked to be the reader's own"
+	if haveSame && same > 0 {
+		rw.notes += fmt.Sprintf("; %.2fx the same-HOME figure", got/same)
+	}
+	if req := r.requests["mixed"]; req != "" {
+		rw.notes += "; " + req
+	}
+	r.add(secThroughput, rw)
+}
+
 func (r *report) rss(after, before, reads int64, took time.Duration, err error) {
 	rw := row{
 		metric: fmt.Sprintf("sidecar peak RSS (VmHWM) after %s reads (MiB)", formatInt(float64(reads))),
