@@ -227,7 +227,7 @@ func (b *bench) measureRequests(ts targetSet) error {
 			return fmt.Errorf("count requests of %s: %w", f, err)
 		}
 		note := formatRequests(counts, reads)
-		if s1.cpu > s0.cpu {
+		if s1.switches > 0 {
 			note += fmt.Sprintf("; sidecar %s CPU ns, %.1f thread wakeups per read",
 				formatInt(float64((s1.cpu-s0.cpu).Nanoseconds())/reads), float64(s1.switches-s0.switches)/reads)
 		}
