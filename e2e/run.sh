@@ -107,6 +107,7 @@ cluster_up || setup_failed "cluster bring-up"
 step "import the images into containerd (podman save | ctr import)"
 for img in "$E2E_PAUSE_IMAGE" localhost/netutil-fs:e2e localhost/netutil-app:e2e; do
   tar=$E2E_STATE/image.tar
+  rm -f "$tar"
   { podman save --format docker-archive -o "$tar" "$img" && ctr_ images import "$tar"; } \
     >>"$E2E_LOGS/import.log" 2>&1 || { tail -5 "$E2E_LOGS/import.log"; setup_failed "import $img"; }
   rm -f "$tar"
@@ -199,9 +200,17 @@ want_env=$(k get pod "$POD" -o json | jq -r '.spec.containers[] | select(.name==
 got_env=$(app "cat $FS/env/NETUTIL_E2E_MARKER; echo .") ; got_env=${got_env%.}
 if [ "$got_env" = "$want_env"$'\n' ]; then log "env/NETUTIL_E2E_MARKER = pod spec value '$want_env'"
 else ok=0; log "env/NETUTIL_E2E_MARKER: want '$want_env\\n', got '$got_env'"; fi
-envlist=$(app "ls $FS/env | sort | tr '\n' ' '; echo; env | cut -d= -f1 | sort | tr '\n' ' '")
-if [ "$(sed -n 1p <<<"$envlist")" = "$(sed -n 2p <<<"$envlist")" ]; then log "ls env/ = the reader's own variables ($(sed -n 1p <<<"$envlist" | wc -w))"
-else ok=0; log "ls env/ differs from the reader's env: $envlist"; fi
+# ls env/ lists the reader's own variables: a reader exec'd by kubectl with
+# the container's environment, and one exec'd by env -i with two variables.
+# (/proc/<pid>/environ is what the process was exec'd with; busybox sh runs
+# its applets without exec, so they are exec'd explicitly here.)
+ls_env=$(k exec "$POD" -c app -- ls "$FS/env" | sort | tr '\n' ' ')
+own_env=$(k exec "$POD" -c app -- env | cut -d= -f1 | sort | tr '\n' ' ')
+if [ -n "$ls_env" ] && [ "$ls_env" = "$own_env" ]; then log "ls env/ = the reader's own $(wc -w <<<"$ls_env") variables"
+else ok=0; log "ls env/ '$ls_env' differs from the reader's env '$own_env'"; fi
+ls_env=$(app "env -i NETUTIL_A=1 'NETUTIL_B=x y' /bin/ls $FS/env | tr '\n' ' '; env -i 'NETUTIL_B=x y' /bin/cat $FS/env/NETUTIL_B")
+if [ "$ls_env" = "NETUTIL_A NETUTIL_B x y" ]; then log "a reader exec'd with env -i NETUTIL_A=1 NETUTIL_B='x y' lists exactly those and reads its own value"
+else ok=0; log "env -i reader saw '$ls_env'"; fi
 if app "test ! -e $FS/env/NETUTIL_E2E_SIDECAR_ONLY"; then log "env/NETUTIL_E2E_SIDECAR_ONLY (set only in the sidecar) is absent for the app"
 else ok=0; log "the app sees the sidecar's NETUTIL_E2E_SIDECAR_ONLY"; fi
 side_env=$(k exec "$POD" -c netutil-fs -- /netutil-client --root="$FS" 2>&1)

@@ -63,10 +63,12 @@ cluster_prereqs() {
 
 # --- processes ---------------------------------------------------------------
 
-# start NAME CMD...: run CMD in the background, log to $E2E_LOGS/NAME.log.
+# start NAME CMD...: run CMD in the background in its own session (so that a
+# signal to the test's process group, e.g. from timeout(1), leaves it to the
+# teardown), log to $E2E_LOGS/NAME.log.
 start() {
   local name=$1; shift
-  "$@" >"$E2E_LOGS/$name.log" 2>&1 &
+  setsid "$@" >"$E2E_LOGS/$name.log" 2>&1 </dev/null &
   echo "$! $name" >>"$PIDFILE"
 }
 
@@ -241,7 +243,7 @@ cluster_up() {
     --authorization-mode AlwaysAllow --allow-privileged=true \
     --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" \
     --kubelet-client-key "$pki/apiserver-kubelet-client.key" \
-    --kubelet-preferred-address-types InternalIP,Hostname \
+    --kubelet-preferred-address-types Hostname \
     --endpoint-reconciler-type none --enable-priority-and-fairness=false \
     --profiling=false --cert-dir "$pki"
   start containerd containerd --config "$E2E_STATE/containerd.toml"
@@ -256,11 +258,14 @@ cluster_up() {
 
 etcdctl_health() { curl -fsS "http://127.0.0.1:$E2E_ETCD_PORT/health" | grep -q true; }
 
+# The kubelet refuses a loopback --node-ip, so it reports the default-route
+# address as InternalIP; the apiserver reaches it by the Hostname address
+# instead ($E2E_NODE, 127.0.0.1 in /etc/hosts), where it listens.
 kubelet_up() {
   start kubelet "$KUBE_BIN/kubelet" --config "$E2E_STATE/kubelet.yaml" \
     --kubeconfig "$E2E_STATE/kubelet.kubeconfig" --root-dir "$E2E_STATE/kubelet" \
     --cert-dir "$E2E_STATE/kubelet-pki" \
-    --hostname-override "$E2E_NODE" --node-ip 127.0.0.1 --v=2
+    --hostname-override "$E2E_NODE" --v=2
   wait_for 120 "node $E2E_NODE Ready" node_ready
 }
 
@@ -283,9 +288,16 @@ mounts_under() {
 # stay). Safe to call at any point and more than once.
 cluster_down() {
   if [ -f "$PIDFILE" ] && [ -n "${KUBE_BIN:-}" ] && k get --raw /readyz >/dev/null 2>&1; then
-    k delete pods --all --wait=true --timeout=30s >/dev/null 2>&1 || true
+    k delete pods --all --wait=true --timeout=15s >/dev/null 2>&1 || true
   fi
-  # Kill what containerd still runs (the shims outlive containerd).
+  # Kill what containerd still runs (the shims outlive containerd, so start it
+  # again if an earlier run left shims behind without it).
+  if pgrep -f -- "-address $CTR_ADDRESS" >/dev/null && ! ctr_ version >/dev/null 2>&1 &&
+     [ -f "$E2E_STATE/containerd.toml" ]; then
+    mkdir -p "$E2E_LOGS"
+    start containerd containerd --config "$E2E_STATE/containerd.toml"
+    wait_for 30 "containerd (for cleanup)" ctr_ version || true
+  fi
   if [ -S "$CTR_ADDRESS" ] && ctr_ version >/dev/null 2>&1; then
     local id
     for id in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true; done
