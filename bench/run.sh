@@ -22,10 +22,17 @@ export HOME="${HOME:-/root}" # env/HOME is one of the measured files
 
 work="$(mktemp -d /tmp/netutil-bench.XXXXXX)"
 lxcfs_pid=""
+readbench_pid=""
 cleanup() {
 	local rc=$?
 	set +e
-	# readbench stops its own sidecar; detach whatever an interrupt left.
+	# readbench stops its sidecar itself when told to (SIGTERM), and its
+	# sidecar gets SIGTERM too should readbench die (PR_SET_PDEATHSIG).
+	if [[ -n "$readbench_pid" ]] && kill -0 "$readbench_pid" 2>/dev/null; then
+		kill -TERM "$readbench_pid"
+		wait "$readbench_pid"
+	fi
+	# Detach whatever an interrupt left.
 	if mountpoint -q "$work/tmpfs/mnt" 2>/dev/null; then
 		umount -l "$work/tmpfs/mnt"
 	fi
@@ -81,6 +88,13 @@ done
 
 go build -o "$work/readbench" ./bench/readbench
 log "lxcfs $(lxcfs --version 2>&1 | head -1), sample $annotations"
+# In the background and waited for, so that a signal to this script runs the
+# cleanup at once rather than after readbench is done.
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of words on purpose
 "$work/readbench" -bin=bin/netutil-fs -annotations="$annotations" \
-	-work="$work/tmpfs" -lxcfs="$work/lxcfs" ${BENCH_ARGS:-} "$@"
+	-work="$work/tmpfs" -lxcfs="$work/lxcfs" ${BENCH_ARGS:-} "$@" &
+readbench_pid=$!
+rc=0
+wait "$readbench_pid" || rc=$?
+readbench_pid=""
+exit "$rc"

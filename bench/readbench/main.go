@@ -197,6 +197,13 @@ func (b *bench) measure(ctx context.Context) error {
 		b.logf("%s: %v", what, err)
 		errs = append(errs, fmt.Errorf("%s: %w", what, err))
 	}
+	interrupted := func() bool {
+		if ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("interrupted: %w", ctx.Err()))
+			return true
+		}
+		return false
+	}
 
 	lxcfsFile := ""
 	if b.c.lxcfs != "" {
@@ -251,6 +258,9 @@ func (b *bench) measure(ctx context.Context) error {
 		}
 	}
 
+	if interrupted() {
+		return errors.Join(errs...)
+	}
 	// Phase 4: reads/s with concurrent reader processes.
 	if !b.c.skip["tput"] {
 		if err := b.measureThroughput(ctx, targets); err != nil {
@@ -258,12 +268,18 @@ func (b *bench) measure(ctx context.Context) error {
 		}
 	}
 
+	if interrupted() {
+		return errors.Join(errs...)
+	}
 	if !b.c.skipSidecar {
 		// Phase 5: annotation swaps.
 		if !b.c.skip["swap"] {
 			if err := b.measureSwap(ctx); err != nil {
 				fail("annotation swap", err)
 			}
+		}
+		if interrupted() {
+			return errors.Join(errs...)
 		}
 		// Phase 6: peak RSS after many reads.
 		if !b.c.skip["rss"] {
