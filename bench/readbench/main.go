@@ -46,6 +46,7 @@ type config struct {
 	latencyMax   int
 	tputTime     time.Duration
 	tputReaders  []int
+	tputRounds   int
 	tputFiles    []string
 	logDir       string
 	skip         map[string]bool
@@ -72,6 +73,7 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.latencyTime, "latency-time", 1500*time.Millisecond, "time spent sampling each file's latency")
 	fs.IntVar(&c.latencyMax, "latency-samples", 30000, "at most this many latency samples per file")
 	fs.DurationVar(&c.tputTime, "tput-time", time.Second, "duration of each reads/s measurement")
+	fs.IntVar(&c.tputRounds, "tput-rounds", 2, "rounds of each reads/s measurement; the best is kept")
 	readers := fs.String("tput-readers", "1,2,8", "concurrent reader processes for reads/s, comma-separated")
 	tputFiles := fs.String("tput-files", "networks/0/ips,env/HOME", "files of the mount to measure reads/s on")
 	fs.StringVar(&c.logDir, "log-dir", "", "keep the sidecar logs in this directory (default: removed with the work dir)")
@@ -106,8 +108,8 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 		}
 		c.tputReaders = append(c.tputReaders, n)
 	}
-	if c.readyRuns < 1 || c.swapRuns < 1 || c.rssReaders < 1 {
-		return c, errors.New("-ready-runs, -swap-runs and -rss-readers must be at least 1")
+	if c.readyRuns < 1 || c.swapRuns < 1 || c.rssReaders < 1 || c.tputRounds < 1 {
+		return c, errors.New("-ready-runs, -swap-runs, -rss-readers and -tput-rounds must be at least 1")
 	}
 	return c, nil
 }
