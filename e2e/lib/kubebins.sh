@@ -3,7 +3,8 @@
 # in e2e/tools/go.mod) into a cache directory keyed by that version, once.
 #   usage: bash e2e/lib/kubebins.sh [CACHE_DIR]   -> prints the bin directory
 # All three commands are built by ONE `go build` so the packages they share
-# compile once (about 10-12 min cold on 2 cores; instant when cached).
+# compile once (measured cold, empty module and build caches: 13 min on 2
+# cores, 11m49s user + 5m09s sys; instant when cached).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools="$here/tools"
@@ -19,12 +20,13 @@ fi
 mkdir -p "$cache"
 tmp=$(mktemp -d "$cache/.build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-echo "kubebins: building kube-apiserver, kubelet, kubectl $kver into $out (cold: ~10-12 min)" >&2
+echo "kubebins: building kube-apiserver, kubelet, kubectl $kver into $out (cold: ~13 min on 2 cores)" >&2
 start=$(date +%s)
-ver="-X k8s.io/component-base/version.gitVersion=$kver -X k8s.io/component-base/version.gitMajor=${kver#v} -X k8s.io/client-go/pkg/version.gitVersion=$kver"
-ver="$ver -X k8s.io/component-base/version.gitMinor=$(echo "$kver" | cut -d. -f2) -X k8s.io/component-base/version.gitTreeState=clean"
-ver="${ver/gitMajor=${kver#v}/gitMajor=$(echo "${kver#v}" | cut -d. -f1)}"
-( cd "$tools" && GONOSUMDB=k8s.io GOFLAGS=-mod=mod CGO_ENABLED=0 \
+major=${kver#v}; major=${major%%.*}; minor=$(echo "$kver" | cut -d. -f2)
+ver="-X k8s.io/component-base/version.gitVersion=$kver -X k8s.io/component-base/version.gitMajor=$major"
+ver="$ver -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
+ver="$ver -X k8s.io/client-go/pkg/version.gitVersion=$kver"
+( cd "$tools" && GONOSUMDB=k8s.io GOFLAGS="-mod=readonly -buildvcs=false" CGO_ENABLED=0 \
     go build -trimpath -ldflags "-s -w $ver" -o "$tmp/" \
       k8s.io/kubernetes/cmd/kube-apiserver \
       k8s.io/kubernetes/cmd/kubelet \
