@@ -304,7 +304,12 @@ else
   if grep -qi 'not connected' <<<"$after"; then ok=0; log "still 'transport endpoint is not connected': $after"; fi
   compare_networks "$base" && log "networks/ served in full by the new sidecar" || { ok=0; log "networks differ after the restart"; }
   nmounts=$(tail -1 <<<"$after")
-  [ "$nmounts" = 1 ] && log "exactly one mount at $FS in the app (the dead one was cleared)" || { ok=0; log "$nmounts mounts at $FS in the app"; }
+  if [ "$nmounts" = 1 ]; then log "exactly one mount at $FS in the app (the dead one was cleared)"
+  else
+    ok=0; log "$nmounts mounts at $FS in the app: the dead mount of the killed sidecar is still there, under the new one; on the host:"
+    grep -F "$(k get pod "$POD" -o jsonpath='{.metadata.uid}')" /proc/self/mountinfo | grep ' - fuse' | awk '{print "      " $1, $2, $3, $5, $7}'
+  fi
+  log "new sidecar's log about the stale mount: $(sidecar_log | grep -iE -m1 'stale' | cut -c1-160 || true)"
   pid2=$(container_pid netutil-fs)
   [ -n "$pid2" ] && [ "$pid2" != "$pid" ] && log "new sidecar pid $pid2; its log: $(sidecar_log | grep -m1 -E 'Serving' | cut -c1-160)" || ok=0
   [ $ok = 1 ] && pass sidecar-crash "restarted by the kubelet, app reading again in $took ms, no stale mount" || fail sidecar-crash "see above"
@@ -322,6 +327,7 @@ if k delete pod "$POD" --wait=true --timeout=20s >/dev/null; then
   else fail deletion "took $took ms, $fuse_left FUSE mounts left"; fi
 else
   fail deletion "kubectl delete pod did not finish within 20 s"
+  log "kubelet: $(grep -F "$uid" "$E2E_LOGS/kubelet.log" | grep -E 'TearDown failed|failed' | tail -1 | sed 's/.*) : //' | cut -c1-300)"
 fi
 
 exit 0
