@@ -52,7 +52,7 @@ finish() {
     case "${RESULT[$c]:-}" in
       pass) passed=$((passed + 1)); printf '  ok    %s\n' "$c" ;;
       fail) failed=$((failed + 1)); printf '  FAIL  %s\n' "$c" ;;
-      *)    failed=$((failed + 1)); printf '  FAIL  %s (not run: setup failed)\n' "$c" ;;
+      *)    failed=$((failed + 1)); printf '  FAIL  %s (not run: setup failed or interrupted)\n' "$c" ;;
     esac
   done
   echo "e2e took $(elapsed); logs in $E2E_LOGS"
