@@ -34,6 +34,12 @@ func (s *SysClassNet) PCIAddress(iface string) (string, error) {
 	link := filepath.Join(s.root, "class", "net", iface, "device")
 	klog.V(5).InfoS("Reading", "path", link)
 	target, err := os.Readlink(link)
+	if errors.Is(err, os.ErrNotExist) {
+		// A virtual interface (veth, bridge, lo) has no device link.
+		if _, statErr := os.Lstat(filepath.Dir(link)); statErr == nil {
+			return "", fmt.Errorf("%s has no device link: %w", filepath.Dir(link), ErrNoPCIDevice)
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", link, err)
 	}
