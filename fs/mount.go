@@ -93,16 +93,15 @@ func checkFuseDevice(path string) error {
 	return f.Close()
 }
 
-// prepareMountpoint makes sure mountpoint is an empty directory to mount on.
+// staleMountLimit bounds how many dead mounts, stacked by earlier crashes,
+// are cleared from one mount point.
+const staleMountLimit = 16
+
+// prepareMountpoint makes sure mountpoint is a directory to mount on, with
+// no dead FUSE mount left on it.
 func prepareMountpoint(mountpoint string) error {
-	_, err := os.Stat(mountpoint)
-	if errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED) {
-		// "transport endpoint is not connected": the FUSE daemon
-		// behind this mount died.
-		klog.InfoS("Clearing stale mount", "mountpoint", mountpoint, "err", err)
-		if err := unix.Unmount(mountpoint, unix.MNT_DETACH); err != nil {
-			return fmt.Errorf("clear stale mount at %s: %w", mountpoint, err)
-		}
+	if err := clearStaleMounts(mountpoint); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(mountpoint, 0o755); err != nil {
 		return fmt.Errorf("create mount point: %w", err)
@@ -115,6 +114,25 @@ func prepareMountpoint(mountpoint string) error {
 		return fmt.Errorf("mount point %s is not a directory", mountpoint)
 	}
 	return nil
+}
+
+// clearStaleMounts detaches the mounts whose FUSE daemon died ("transport
+// endpoint is not connected"), topmost first. It asks with statfs, which
+// always reaches the daemon: stat of a mount root is answered from the
+// kernel's cache even after the daemon is gone.
+func clearStaleMounts(mountpoint string) error {
+	for range staleMountLimit {
+		var st unix.Statfs_t
+		err := unix.Statfs(mountpoint, &st)
+		if !errors.Is(err, syscall.ENOTCONN) && !errors.Is(err, syscall.ECONNABORTED) {
+			return nil
+		}
+		klog.InfoS("Clearing stale mount", "mountpoint", mountpoint, "err", err)
+		if err := unix.Unmount(mountpoint, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("clear stale mount at %s: %w", mountpoint, err)
+		}
+	}
+	return fmt.Errorf("%s still has a dead mount after clearing %d", mountpoint, staleMountLimit)
 }
 
 // unmount tries a clean unmount, which go-fuse gives up on after a few
