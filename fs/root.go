@@ -21,6 +21,9 @@ type Processes interface {
 	CPUSet(pid uint32) (string, error)
 	// Env returns one file per environment variable.
 	Env(pid uint32) (*snapshot.Dir, error)
+	// EnvVar returns the content of one variable's file, and whether
+	// the process has the variable.
+	EnvVar(pid uint32, name string) (string, bool, error)
 }
 
 // The names at the top of the mount.
@@ -153,15 +156,19 @@ var (
 
 // Lookup finds a variable of the caller's environment.
 func (d *envDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	env, errno := d.callerEnv(ctx)
+	pid, errno := d.root.caller(ctx)
 	if errno != 0 {
 		return nil, errno
 	}
-	entry, ok := env.Lookup(name)
+	content, ok, err := d.root.procs.EnvVar(pid, name)
+	if err != nil {
+		klog.V(2).InfoS("Cannot read environment", "pid", pid, "err", err)
+		return nil, toErrno(err)
+	}
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	return newFileInode(ctx, &d.Inode, entry.Content, d.root.started, d.root.inos, out, 0), 0
+	return newFileInode(ctx, &d.Inode, content, d.root.started, d.root.inos, out, 0), 0
 }
 
 // Readdir lists the caller's variables.

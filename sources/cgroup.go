@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -16,6 +17,9 @@ import (
 type CgroupMount struct {
 	Dir  string
 	Root string
+	// NoCpuset is set when the hierarchy's root does not offer the
+	// cpuset controller, so none of its cgroups has a cpuset.
+	NoCpuset bool
 }
 
 // CgroupMounts are the hierarchies that can hold a cpuset.
@@ -25,14 +29,22 @@ type CgroupMounts struct {
 }
 
 // FindCgroupMounts reads <procRoot>/self/mountinfo for the cgroup v2 mount
-// and the cgroup v1 mount carrying the cpuset controller.
+// and the cgroup v1 mount carrying the cpuset controller. A v2 mount whose
+// root does not offer the cpuset controller, as on a hybrid host where v1
+// holds it, is marked NoCpuset, so that no lookup tries files that cannot
+// exist.
 func FindCgroupMounts(procRoot string) (CgroupMounts, error) {
-	path := path.Join(procRoot, "self", "mountinfo")
-	data, err := os.ReadFile(path)
+	mountinfo := path.Join(procRoot, "self", "mountinfo")
+	data, err := os.ReadFile(mountinfo)
 	if err != nil {
-		return CgroupMounts{}, fmt.Errorf("read %s: %w", path, err)
+		return CgroupMounts{}, fmt.Errorf("read %s: %w", mountinfo, err)
 	}
-	return ParseMountinfo(data), nil
+	mounts := ParseMountinfo(data)
+	if mounts.V2.Dir != "" {
+		controllers, err := os.ReadFile(path.Join(mounts.V2.Dir, "cgroup.controllers"))
+		mounts.V2.NoCpuset = err == nil && !slices.Contains(strings.Fields(string(controllers)), "cpuset")
+	}
+	return mounts, nil
 }
 
 // ParseMountinfo picks the cgroup mounts out of a mountinfo file

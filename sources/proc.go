@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"k8s.io/klog/v2"
 
 	"github.com/netutil-fs/netutil-fs/snapshot"
@@ -49,14 +51,41 @@ func (p *Procfs) Env(pid uint32) (*snapshot.Dir, error) {
 // first of duplicate names wins, as getenv(3) does.
 func ParseEnviron(data []byte) *snapshot.Dir {
 	var entries []snapshot.Entry
-	for _, kv := range bytes.Split(data, []byte{0}) {
-		name, value, ok := bytes.Cut(kv, []byte("="))
-		if !ok || !validFileName(name) {
-			continue
-		}
+	eachEnv(data, func(name, value []byte) bool {
 		entries = append(entries, snapshot.File(string(name), string(value)+"\n"))
-	}
+		return true
+	})
 	return snapshot.NewDir(entries)
+}
+
+// EnvVar returns one variable of the process's environment as its file
+// holds it, "value\n", and whether the process has it. It answers a lookup
+// without building the whole directory, by ParseEnviron's rules.
+func (p *Procfs) EnvVar(pid uint32, name string) (string, bool, error) {
+	data, err := p.read(pid, "environ")
+	if err != nil {
+		return "", false, err
+	}
+	var content string
+	var found bool
+	eachEnv(data, func(n, value []byte) bool {
+		if string(n) == name {
+			content, found = string(value)+"\n", true
+		}
+		return !found
+	})
+	return content, found, nil
+}
+
+// eachEnv calls fn for each variable whose name can be a file name, in
+// order, until fn returns false.
+func eachEnv(data []byte, fn func(name, value []byte) bool) {
+	for kv := range bytes.SplitSeq(data, []byte{0}) {
+		name, value, ok := bytes.Cut(kv, []byte("="))
+		if ok && validFileName(name) && !fn(name, value) {
+			return
+		}
+	}
 }
 
 func validFileName(name []byte) bool {
@@ -83,8 +112,7 @@ func (p *Procfs) CPUSet(pid uint32) (string, error) {
 		if path == "" {
 			continue
 		}
-		klog.V(5).InfoS("Reading", "path", path)
-		data, err := os.ReadFile(path)
+		data, err := readSmallFile(path)
 		if err != nil {
 			continue
 		}
@@ -121,9 +149,10 @@ func isCPUList(s string) bool { return cpuList.MatchString(s) }
 // cgroupFile returns the path of file in a cgroup: through the sidecar's
 // mount when the cgroup lies below that mount's root, else through the
 // process's own view of cgroupfs, where a container sees its own cgroup at
-// the top. It returns "" when the process is in no cgroup of the hierarchy.
+// the top. It returns "" when the process is in no cgroup of the hierarchy
+// or the hierarchy holds no cpuset.
 func (p *Procfs) cgroupFile(pid uint32, mount CgroupMount, cgroup, subdir, file string) string {
-	if cgroup == "" {
+	if cgroup == "" || mount.NoCpuset {
 		return ""
 	}
 	if rel, ok := mount.relative(cgroup); ok {
@@ -167,13 +196,36 @@ func hasController(list, name string) bool {
 // read reads /proc/<pid>/<name>. The pid is a thread id as FUSE reports it,
 // which /proc resolves like a process id.
 func (p *Procfs) read(pid uint32, name string) ([]byte, error) {
-	path := p.procPath(pid, name)
+	return readSmallFile(p.procPath(pid, name))
+}
+
+// readSmallFile reads a /proc or cgroupfs file with open, read and close
+// alone. os.ReadFile also calls fstat and tries to register the descriptor
+// with the poller, which on this path, run for every per-reader lookup,
+// more than doubles the cost.
+func readSmallFile(path string) ([]byte, error) {
 	klog.V(5).InfoS("Reading", "path", path)
-	data, err := os.ReadFile(path)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", path, &os.PathError{Op: "open", Path: path, Err: err})
 	}
-	return data, nil
+	defer unix.Close(fd)
+	buf := make([]byte, 0, 4096)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("read %s: %w", path, &os.PathError{Op: "read", Path: path, Err: err})
+		case n == 0:
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
 }
 
 func (p *Procfs) procPath(pid uint32, elem ...string) string {
