@@ -46,10 +46,3 @@ func (t *inodes) release(content string, ino uint64) {
 		delete(t.byContent, content)
 	}
 }
-
-// len returns how many contents have a live number.
-func (t *inodes) len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.byContent)
-}
