@@ -1,0 +1,394 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// parseArgs sets klog's global flags, so these rows run one after another.
+func TestParseArgs(t *testing.T) {
+	defaults := config{mountpoint: "/etc/netutil/fs", podinfoDir: "/etc/podinfo", procRoot: "/proc", sysRoot: "/sys", pollInterval: time.Second}
+	tests := []struct {
+		name    string
+		args    []string
+		want    config
+		wantErr string // substring; "" for none
+	}{
+		{name: "defaults", args: nil, want: defaults},
+		{name: "every flag", args: []string{"--mountpoint=/mnt/x", "--podinfo-dir", "/pi", "--proc-root=/host/proc", "--sys-root=/host/sys", "--poll-interval=250ms"},
+			want: config{mountpoint: "/mnt/x", podinfoDir: "/pi", procRoot: "/host/proc", sysRoot: "/host/sys", pollInterval: 250 * time.Millisecond}},
+		{name: "klog -v", args: []string{"-v=4", "--mountpoint=/m"}, want: config{mountpoint: "/m", podinfoDir: "/etc/podinfo", procRoot: "/proc", sysRoot: "/sys", pollInterval: time.Second}},
+		{name: "klog -v=0 and --logtostderr", args: []string{"-v", "0", "--logtostderr=true"}, want: defaults},
+		{name: "version", args: []string{"--version"}, want: config{mountpoint: "/etc/netutil/fs", podinfoDir: "/etc/podinfo", procRoot: "/proc", sysRoot: "/sys", pollInterval: time.Second, showVersion: true}},
+		{name: "bad flag", args: []string{"--mount-point=/x"}, wantErr: "flag provided but not defined: -mount-point"},
+		{name: "bad -v", args: []string{"-v=loud"}, wantErr: `invalid value "loud" for flag -v`},
+		{name: "empty mountpoint", args: []string{"--mountpoint="}, wantErr: "--mountpoint must not be empty"},
+		{name: "empty podinfo-dir", args: []string{"--podinfo-dir="}, wantErr: "--podinfo-dir must not be empty"},
+		{name: "empty proc-root", args: []string{"--proc-root="}, wantErr: "--proc-root must not be empty"},
+		{name: "zero poll interval", args: []string{"--poll-interval=0s"}, wantErr: "--poll-interval must be positive"},
+		{name: "negative poll interval", args: []string{"--poll-interval=-1s"}, wantErr: "--poll-interval must be positive"},
+		{name: "bad duration", args: []string{"--poll-interval=soon"}, wantErr: `invalid value "soon"`},
+		{name: "stray argument", args: []string{"--mountpoint=/m", "extra"}, wantErr: `unexpected arguments ["extra"]`},
+		{name: "stray argument after --", args: []string{"--", "--mountpoint=/m"}, wantErr: `unexpected arguments ["--mountpoint=/m"]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			got, err := parseArgs(tt.args, &out)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("parseArgs(%q) error = %v, want one containing %q", tt.args, err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "\n") {
+					t.Errorf("error %q is more than one line", err)
+				}
+				if out.Len() != 0 {
+					t.Errorf("parseArgs printed %q on error; main prints the one line", out.String())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseArgs(%q): %v", tt.args, err)
+			}
+			if got != tt.want {
+				t.Errorf("parseArgs(%q) = %+v, want %+v", tt.args, got, tt.want)
+			}
+		})
+	}
+	t.Run("help", func(t *testing.T) {
+		var out bytes.Buffer
+		if _, err := parseArgs([]string{"-h"}, &out); !errors.Is(err, flag.ErrHelp) {
+			t.Fatalf("parseArgs(-h) error = %v, want flag.ErrHelp", err)
+		}
+		for _, want := range []string{"-mountpoint", "-podinfo-dir", "-v value"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("usage lacks %q:\n%s", want, out.String())
+			}
+		}
+	})
+	// Leave klog as the other tests expect it.
+	if _, err := parseArgs([]string{"-v=0"}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// buildBinary builds the sidecar once for all tests.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "netutil-fs-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "netutil-fs")
+		if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary != "" {
+		os.RemoveAll(filepath.Dir(binary))
+	}
+	os.Exit(code)
+}
+
+func requireFuse(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("cannot open /dev/fuse, so the sidecar cannot mount here (run as root with the FUSE device): %v", err)
+	}
+	f.Close()
+}
+
+// podinfoDir writes a one-network annotations file as the kubelet would.
+func podinfoDir(t *testing.T) string {
+	dir := t.TempDir()
+	content := `k8s.v1.cni.cncf.io/network-status="[{\"name\": \"cbr0\", \"interface\": \"eth0\", \"default\": true}]"` + "\n" + `kubernetes.io/config.source="api"`
+	if err := os.WriteFile(filepath.Join(dir, "annotations"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// sidecar is a running netutil-fs.
+type sidecar struct {
+	cmd  *exec.Cmd
+	log  *lockedBuffer
+	done chan struct{}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startSidecar runs the binary on mnt and waits until it serves.
+func startSidecar(t *testing.T, mnt, podinfo string) *sidecar {
+	t.Helper()
+	s := &sidecar{log: &lockedBuffer{}, done: make(chan struct{})}
+	s.cmd = exec.Command(buildBinary(t), "--mountpoint="+mnt, "--podinfo-dir="+podinfo)
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-s.done:
+		default:
+			s.cmd.Process.Kill()
+			<-s.done
+		}
+		// Leave no mount behind, whatever happened.
+		if isMounted(t, mnt) {
+			syscall.Unmount(mnt, syscall.MNT_DETACH)
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		// Reads may answer a moment before the Serving line is written.
+		if got, err := os.ReadFile(filepath.Join(mnt, "networks", "0", "name")); err == nil && string(got) == "cbr0\n" &&
+			strings.Contains(s.log.String(), `"Serving"`) {
+			break
+		}
+		select {
+		case <-s.done:
+			t.Fatalf("netutil-fs exited before serving: %v\n%s", s.cmd.ProcessState, s.log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("netutil-fs not serving %s after 10 s:\n%s", mnt, s.log)
+		}
+	}
+	return s
+}
+
+// wait returns the exit code, failing the test after a deadline.
+func (s *sidecar) wait(t *testing.T, within time.Duration) int {
+	t.Helper()
+	select {
+	case <-s.done:
+		return s.cmd.ProcessState.ExitCode()
+	case <-time.After(within):
+		t.Fatalf("netutil-fs still running after %v:\n%s", within, s.log)
+		return -1
+	}
+}
+
+func isMounted(t *testing.T, dir string) bool {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if fields := strings.Fields(line); len(fields) > 4 && fields[4] == dir {
+			return true
+		}
+	}
+	return false
+}
+
+// errorLines returns klog's error lines and main's one-line errors.
+func errorLines(log string) []string {
+	var lines []string
+	for line := range strings.SplitSeq(log, "\n") {
+		if strings.HasPrefix(line, "E") || strings.HasPrefix(line, "netutil-fs:") {
+			lines = append(lines, line)
+		}
+	}
+	return lines
+}
+
+func TestBinaryFails(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	file := filepath.Join(t.TempDir(), "regular-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantLine string
+	}{
+		{"mount point is a regular file", []string{"--mountpoint=" + file, "--podinfo-dir=" + t.TempDir()}, 1, "not a directory"},
+		{"mount point below a regular file", []string{"--mountpoint=" + file + "/mnt", "--podinfo-dir=" + t.TempDir()}, 1, "not a directory"},
+		{"bad flag", []string{"--mountpoint=/x", "--frobnicate"}, 2, "netutil-fs: flag provided but not defined: -frobnicate"},
+		{"stray argument", []string{"now"}, 2, `netutil-fs: unexpected arguments ["now"]`},
+		{"empty value", []string{"--podinfo-dir="}, 2, "netutil-fs: --podinfo-dir must not be empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := exec.Command(bin, tt.args...).CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != tt.wantCode {
+				t.Fatalf("exit: %v, want code %d\n%s", err, tt.wantCode, out)
+			}
+			lines := errorLines(string(out))
+			if len(lines) != 1 || !strings.Contains(lines[0], tt.wantLine) {
+				t.Errorf("error lines %q, want one containing %q; output:\n%s", lines, tt.wantLine, out)
+			}
+			if tt.wantCode == 2 && strings.Count(string(out), "\n") != 1 {
+				t.Errorf("bad usage printed more than one line:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestBinaryNoFuseDevice runs the sidecar in a mount namespace where
+// /dev/fuse is missing, or is not the FUSE device.
+func TestBinaryNoFuseDevice(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare (util-linux) is not installed")
+	}
+	for _, tt := range []struct {
+		name, setup, want string
+	}{
+		{"missing", "mount -t tmpfs none /dev", "/dev/fuse: no such file or directory (the sidecar needs the FUSE device"},
+		{"not the device", "mount --bind /dev/null /dev/fuse", "/dev/fuse is not the FUSE device"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mnt := filepath.Join(t.TempDir(), "mnt")
+			script := tt.setup + ` || exit 99; exec "$0" --mountpoint="$1" --podinfo-dir=/nonexistent`
+			out, err := exec.Command("unshare", "--mount", "sh", "-c", script, bin, mnt).CombinedOutput()
+			var exit *exec.ExitError
+			if errors.As(err, &exit) && exit.ExitCode() == 99 {
+				t.Skipf("cannot set up a mount namespace here: %s", out)
+			}
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("exit: %v, want code 1\n%s", err, out)
+			}
+			if lines := errorLines(string(out)); len(lines) != 1 || !strings.Contains(lines[0], tt.want) {
+				t.Errorf("error lines %q, want one containing %q", lines, tt.want)
+			}
+		})
+	}
+}
+
+func TestBinarySIGTERM(t *testing.T) {
+	t.Parallel()
+	requireFuse(t)
+	mnt := filepath.Join(t.TempDir(), "a", "mnt") // created by the sidecar
+	s := startSidecar(t, mnt, podinfoDir(t))
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.wait(t, 5*time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0:\n%s", code, s.log)
+	}
+	if isMounted(t, mnt) {
+		t.Errorf("%s still mounted after SIGTERM", mnt)
+	}
+	if !strings.Contains(s.log.String(), `"Stopped"`) {
+		t.Errorf("log lacks the Stopped line:\n%s", s.log)
+	}
+}
+
+// A reader holding a file open makes the clean unmount fail with EBUSY:
+// the sidecar detaches lazily and still exits 0 in time.
+func TestBinarySIGTERMBusy(t *testing.T) {
+	t.Parallel()
+	requireFuse(t)
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	s := startSidecar(t, mnt, podinfoDir(t))
+	f, err := os.Open(filepath.Join(mnt, "networks", "0", "name"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	reader := exec.Command("sleep", "60")
+	reader.Dir = filepath.Join(mnt, "networks")
+	if err := reader.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { reader.Process.Kill(); reader.Wait() }()
+	if err := s.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGINT with the mount busy, want 0:\n%s", code, s.log)
+	}
+	if isMounted(t, mnt) {
+		t.Errorf("%s still mounted after SIGINT", mnt)
+	}
+}
+
+// A sidecar killed with SIGKILL leaves a dead mount behind; the next one
+// clears it and serves on the same mount point.
+func TestBinaryStaleMount(t *testing.T) {
+	t.Parallel()
+	requireFuse(t)
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	podinfo := podinfoDir(t)
+	first := startSidecar(t, mnt, podinfo)
+	if err := first.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	first.wait(t, 5*time.Second)
+	// stat(2) may be answered from the kernel's attribute cache; statfs
+	// and GNU stat's statx reach the dead connection.
+	var sfs syscall.Statfs_t
+	if err := syscall.Statfs(mnt, &sfs); !errors.Is(err, syscall.ENOTCONN) {
+		t.Fatalf("statfs of the dead mount: %v, want ENOTCONN", err)
+	}
+	out, _ := exec.Command("stat", mnt).CombinedOutput()
+	if !strings.Contains(string(out), "Transport endpoint is not connected") {
+		t.Errorf("stat %s printed %q, want Transport endpoint is not connected", mnt, out)
+	}
+
+	second := startSidecar(t, mnt, podinfo)
+	if !strings.Contains(second.log.String(), "Clearing stale mount") {
+		t.Errorf("second sidecar's log does not say it cleared the stale mount:\n%s", second.log)
+	}
+	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := second.wait(t, 5*time.Second); code != 0 {
+		t.Fatalf("exit code %d, want 0:\n%s", code, second.log)
+	}
+	if isMounted(t, mnt) {
+		t.Errorf("%s still mounted after the second sidecar stopped", mnt)
+	}
+}
