@@ -52,6 +52,8 @@ func Serve(ctx context.Context, mountpoint string, root *Root, ready func()) err
 
 func mountOptions() *fusefs.Options {
 	return &fusefs.Options{
+		// go-fuse reports the root as inode 0 unless told.
+		RootStableAttr: &fusefs.StableAttr{Ino: 1},
 		MountOptions: fuse.MountOptions{
 			FsName:     "netutil-fs",
 			Name:       "netutil",

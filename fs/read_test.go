@@ -141,6 +141,22 @@ func TestAttributes(t *testing.T) {
 			t.Errorf("%s size = %d, want %d", tt.path, st.Size(), tt.size)
 		}
 	}
+	// Inode numbers: FUSE's root is 1, and no two directories share one,
+	// which find -samefile, rsync and du rely on.
+	inos := map[uint64]string{}
+	for _, dir := range []string{"", "env", "networks", "networks/0", "networks/1", "networks/2", "networks/1/device-info"} {
+		var st unix.Stat_t
+		if err := unix.Stat(filepath.Join(mnt, dir), &st); err != nil {
+			t.Fatal(err)
+		}
+		if other, dup := inos[st.Ino]; dup {
+			t.Errorf("%q and %q share inode number %d", dir, other, st.Ino)
+		}
+		inos[st.Ino] = dir
+		if dir == "" && st.Ino != 1 {
+			t.Errorf("the mount root has inode number %d, want 1", st.Ino)
+		}
+	}
 	var sfs unix.Statfs_t
 	if err := unix.Statfs(mnt, &sfs); err != nil {
 		t.Fatal(err)
