@@ -1,15 +1,14 @@
 package bench_test
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/netutil-fs/netutil-fs/fs"
+	"github.com/netutil-fs/netutil-fs/internal/fstest"
 	"github.com/netutil-fs/netutil-fs/sources"
 )
 
@@ -20,14 +19,7 @@ const sample = "../examples/podinfo/annotations"
 // process's /proc as the per-reader source, and unmounts at cleanup.
 func mount(b *testing.B) string {
 	b.Helper()
-	if os.Geteuid() != 0 {
-		b.Skip("mounting FUSE needs root")
-	}
-	if f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0); err != nil {
-		b.Skipf("cannot open /dev/fuse: %v", err)
-	} else {
-		f.Close()
-	}
+	fstest.RequireFuse(b)
 	podinfo := b.TempDir()
 	data, err := os.ReadFile(sample)
 	if err != nil {
@@ -46,28 +38,7 @@ func mount(b *testing.B) string {
 	}
 	root := fs.NewRoot(sources.NewProcfs("/proc", cgroups))
 	root.SetNetworks(networks)
-
-	mnt := filepath.Join(b.TempDir(), "mnt")
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	served := make(chan error, 1)
-	go func() { served <- fs.Serve(ctx, mnt, root, func() { close(ready) }) }()
-	select {
-	case <-ready:
-	case err := <-served:
-		cancel()
-		b.Fatalf("mount: %v", err)
-	case <-time.After(10 * time.Second):
-		cancel()
-		b.Fatal("mount not ready after 10s")
-	}
-	b.Cleanup(func() {
-		cancel()
-		if err := <-served; err != nil {
-			b.Errorf("unmount: %v", err)
-		}
-	})
-	return mnt
+	return fstest.Mount(b, root)
 }
 
 // openReadClose is what a reader does: open, read to EOF, close.

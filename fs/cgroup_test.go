@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/netutil-fs/netutil-fs/internal/fstest"
 )
 
 // cpusetV1 is this host's cgroup v1 cpuset hierarchy. Its cgroup v2 mount
@@ -98,7 +100,7 @@ done
 // only ever see its own.
 func TestCpusetsPerReader(t *testing.T) {
 	t.Parallel()
-	requireFuse(t)
+	fstest.RequireFuse(t)
 	cgroups := makeCpusets(t, "0", "1")
 	mnt, _ := mountNetworks(t, nil)
 

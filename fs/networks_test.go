@@ -16,49 +16,11 @@ import (
 
 	"github.com/netutil-fs/netutil-fs/fs"
 	"github.com/netutil-fs/netutil-fs/sources"
-)
 
-// kubeletWrite updates a Downward API volume as the kubelet's AtomicWriter
-// does: a new hidden timestamped directory, a ..data_tmp symlink to it
-// renamed over ..data, user-visible symlinks into ..data, the previous
-// directory removed.
-func kubeletWrite(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	dataLink := filepath.Join(dir, "..data")
-	old, _ := os.Readlink(dataLink)
-	ts, err := os.MkdirTemp(dir, time.Now().UTC().Format("..2006_01_02_15_04_05."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(ts, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tmp := filepath.Join(dir, "..data_tmp")
-	if err := os.Symlink(filepath.Base(ts), tmp); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, dataLink); err != nil {
-		t.Fatal(err)
-	}
-	for name := range files {
-		link := filepath.Join(dir, name)
-		if _, err := os.Lstat(link); errors.Is(err, os.ErrNotExist) {
-			if err := os.Symlink(filepath.Join("..data", name), link); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if old != "" {
-		if err := os.RemoveAll(filepath.Join(dir, old)); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+	"github.com/netutil-fs/netutil-fs/internal/kubelettest"
+
+	"github.com/netutil-fs/netutil-fs/internal/fstest"
+)
 
 // annotations renders a kubelet annotations file whose network-status has
 // one entry per name, on interfaces net0, net1, ….
@@ -76,7 +38,7 @@ func annotations(names ...string) map[string]string {
 // It returns the mount and the updates, each sent once it has been applied.
 func serveWatched(t *testing.T, podinfo string) (string, <-chan sources.Update) {
 	t.Helper()
-	requireFuse(t)
+	fstest.RequireFuse(t)
 	root := fs.NewRoot(hostProcfs(t))
 	watcher := sources.NewWatcher(sources.NewPodinfo(podinfo, nil), time.Hour)
 	updates := make(chan sources.Update, 100)
@@ -89,7 +51,7 @@ func serveWatched(t *testing.T, podinfo string) (string, <-chan sources.Update) 
 	if u, _ := watcher.Poll(); u.Err != nil || u.Networks != nil {
 		apply(u)
 	}
-	mnt := mountRoot(t, root)
+	mnt := fstest.Mount(t, root)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); watcher.Run(ctx, apply) }()
@@ -153,7 +115,7 @@ func checkNames(t *testing.T, mnt string, names []string) {
 func TestNetworksSwapWhileMounted(t *testing.T) {
 	t.Parallel()
 	podinfo := t.TempDir()
-	kubeletWrite(t, podinfo, annotations("ns/a", "ns/b"))
+	kubelettest.Write(t, podinfo, annotations("ns/a", "ns/b"))
 	mnt, _ := serveWatched(t, podinfo)
 	checkNames(t, mnt, []string{"ns/a", "ns/b"})
 
@@ -173,7 +135,7 @@ func TestNetworksSwapWhileMounted(t *testing.T) {
 		{"ns/a5", "ns/b5", "ns/c5", "ns/d5", "ns/e5", "ns/f5", "ns/g5", "ns/h5", "ns/i5", "ns/j5", "ns/k5"},
 	}
 	for _, names := range steps {
-		kubeletWrite(t, podinfo, annotations(names...))
+		kubelettest.Write(t, podinfo, annotations(names...))
 		took := waitForListing(t, mnt, len(names), 2*time.Second)
 		// Once ls shows the new set, nothing of the old one is readable.
 		checkNames(t, mnt, names)
@@ -184,7 +146,7 @@ func TestNetworksSwapWhileMounted(t *testing.T) {
 func TestNetworksBadInputKeepsLastGood(t *testing.T) {
 	t.Parallel()
 	podinfo := t.TempDir()
-	kubeletWrite(t, podinfo, annotations("ns/a", "ns/b"))
+	kubelettest.Write(t, podinfo, annotations("ns/a", "ns/b"))
 	mnt, updates := serveWatched(t, podinfo)
 	if u := <-updates; u.Err != nil {
 		t.Fatalf("initial update: %v", u.Err)
@@ -201,7 +163,7 @@ func TestNetworksBadInputKeepsLastGood(t *testing.T) {
 		{"bad line", "this is not key=\"value\" at all"},
 		{"JSON of the wrong shape", nadv1.NetworkStatusAnnot + `="{\"name\": \"ns/c\"}"`},
 	} {
-		kubeletWrite(t, podinfo, map[string]string{"annotations": bad.content})
+		kubelettest.Write(t, podinfo, map[string]string{"annotations": bad.content})
 		select {
 		case u := <-updates:
 			if u.Err == nil {
@@ -215,7 +177,7 @@ func TestNetworksBadInputKeepsLastGood(t *testing.T) {
 		}
 		checkNames(t, mnt, good)
 	}
-	kubeletWrite(t, podinfo, annotations("ns/c"))
+	kubelettest.Write(t, podinfo, annotations("ns/c"))
 	waitForListing(t, mnt, 1, 2*time.Second)
 	checkNames(t, mnt, []string{"ns/c"})
 }
@@ -238,7 +200,7 @@ func TestNetworksMissingAnnotations(t *testing.T) {
 		t.Errorf("env/PATH = %q, %v", got, err)
 	}
 	// When the file appears, its networks do.
-	kubeletWrite(t, podinfo, annotations("late"))
+	kubelettest.Write(t, podinfo, annotations("late"))
 	waitForListing(t, mnt, 1, 2*time.Second)
 	checkNames(t, mnt, []string{"late"})
 }

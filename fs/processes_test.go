@@ -15,6 +15,8 @@ import (
 
 	"github.com/netutil-fs/netutil-fs/fs"
 	"github.com/netutil-fs/netutil-fs/snapshot"
+
+	"github.com/netutil-fs/netutil-fs/internal/fstest"
 )
 
 // pidEcho answers every reader with its own pid, and records who asked.
@@ -62,9 +64,9 @@ func (p *pidEcho) EnvVar(pid uint32, name string) (string, bool, error) {
 // reader, through the kernel's caches or the sidecar's.
 func TestCallerIsTheReader(t *testing.T) {
 	t.Parallel()
-	requireFuse(t)
+	fstest.RequireFuse(t)
 	procs := &pidEcho{asked: map[uint32]int{}}
-	mnt := mountRoot(t, fs.NewRoot(procs))
+	mnt := fstest.Mount(t, fs.NewRoot(procs))
 	for range 20 {
 		for _, file := range []string{"cpu", "env/PID"} {
 			cmd := exec.Command("cat", filepath.Join(mnt, file))
@@ -92,7 +94,7 @@ func TestCallerIsTheReader(t *testing.T) {
 // Errors of the sources reach readers as the errno they mean.
 func TestSourceErrorsAsErrno(t *testing.T) {
 	t.Parallel()
-	requireFuse(t)
+	fstest.RequireFuse(t)
 	for _, tt := range []struct {
 		err  error
 		want syscall.Errno
@@ -104,7 +106,7 @@ func TestSourceErrorsAsErrno(t *testing.T) {
 	} {
 		t.Run(tt.want.Error(), func(t *testing.T) {
 			t.Parallel()
-			mnt := mountRoot(t, fs.NewRoot(&pidEcho{asked: map[uint32]int{}, err: tt.err}))
+			mnt := fstest.Mount(t, fs.NewRoot(&pidEcho{asked: map[uint32]int{}, err: tt.err}))
 			for _, file := range []string{"cpu", "env/PID", "env"} {
 				var err error
 				if file == "env" {

@@ -13,69 +13,9 @@ import (
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 
 	"github.com/netutil-fs/netutil-fs/sources"
-)
 
-// kubeletWrite updates a Downward API volume as the kubelet's AtomicWriter
-// does: the payload goes into a new hidden timestamped directory, a new
-// ..data_tmp symlink to it is renamed over ..data, the user-visible names
-// are symlinks into ..data, and the previous directory is removed.
-func kubeletWrite(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	dataLink := filepath.Join(dir, "..data")
-	old, _ := os.Readlink(dataLink)
-	var oldNames []string
-	if old != "" {
-		entries, err := os.ReadDir(filepath.Join(dir, old))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range entries {
-			oldNames = append(oldNames, e.Name())
-		}
-	}
-	ts, err := os.MkdirTemp(dir, time.Now().UTC().Format("..2006_01_02_15_04_05."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(ts, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(ts, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tmp := filepath.Join(dir, "..data_tmp")
-	if err := os.Symlink(filepath.Base(ts), tmp); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, dataLink); err != nil {
-		t.Fatal(err)
-	}
-	for name := range files {
-		link := filepath.Join(dir, name)
-		if _, err := os.Lstat(link); errors.Is(err, os.ErrNotExist) {
-			if err := os.Symlink(filepath.Join("..data", name), link); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	for _, name := range oldNames {
-		if _, ok := files[name]; !ok {
-			if err := os.Remove(filepath.Join(dir, name)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if old != "" {
-		if err := os.RemoveAll(filepath.Join(dir, old)); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+	"github.com/netutil-fs/netutil-fs/internal/kubelettest"
+)
 
 // annotationsOf renders network-status entries named names into a kubelet
 // annotations file, as in FORMATS.md.
@@ -147,7 +87,7 @@ const noPolling = time.Hour
 func TestWatcherKubeletSwap(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	kubeletWrite(t, dir, map[string]string{"annotations": annotationsOf("ns/a", "ns/b"), "labels": `app="x"`})
+	kubelettest.Write(t, dir, map[string]string{"annotations": annotationsOf("ns/a", "ns/b"), "labels": `app="x"`})
 	updates := runWatcher(t, dir, noPolling)
 	if got := networkNames(t, nextUpdate(t, updates)); strings.Join(got, ",") != "ns/a,ns/b" {
 		t.Fatalf("first update names %q, want ns/a,ns/b", got)
@@ -161,7 +101,7 @@ func TestWatcherKubeletSwap(t *testing.T) {
 	}
 	for _, names := range steps {
 		start := time.Now()
-		kubeletWrite(t, dir, map[string]string{"annotations": annotationsOf(names...), "labels": `app="x"`})
+		kubelettest.Write(t, dir, map[string]string{"annotations": annotationsOf(names...), "labels": `app="x"`})
 		got := networkNames(t, nextUpdate(t, updates))
 		if strings.Join(got, ",") != strings.Join(names, ",") {
 			t.Fatalf("after swap to %q, update names %q", names, got)
@@ -178,12 +118,12 @@ func TestWatcherKubeletSwap(t *testing.T) {
 func TestWatcherRawNetworkStatusSwap(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	kubeletWrite(t, dir, map[string]string{"network-status": `[{"name":"one"}]`})
+	kubelettest.Write(t, dir, map[string]string{"network-status": `[{"name":"one"}]`})
 	updates := runWatcher(t, dir, noPolling)
 	if got := networkNames(t, nextUpdate(t, updates)); strings.Join(got, ",") != "one" {
 		t.Fatalf("names %q, want one", got)
 	}
-	kubeletWrite(t, dir, map[string]string{"network-status": `[{"name":"one"},{"name":"two"}]`})
+	kubelettest.Write(t, dir, map[string]string{"network-status": `[{"name":"one"},{"name":"two"}]`})
 	if got := networkNames(t, nextUpdate(t, updates)); strings.Join(got, ",") != "one,two" {
 		t.Fatalf("names %q, want one,two", got)
 	}
@@ -193,14 +133,14 @@ func TestWatcherBadInput(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	good := annotationsOf("ns/a")
-	kubeletWrite(t, dir, map[string]string{"annotations": good})
+	kubelettest.Write(t, dir, map[string]string{"annotations": good})
 	updates := runWatcher(t, dir, noPolling)
 	if got := networkNames(t, nextUpdate(t, updates)); strings.Join(got, ",") != "ns/a" {
 		t.Fatalf("names %q, want ns/a", got)
 	}
 
 	// Malformed JSON: an error and no networks, so the consumer keeps ns/a.
-	kubeletWrite(t, dir, map[string]string{"annotations": nadv1.NetworkStatusAnnot + `="[{\"name\": \"ns/b\","`})
+	kubelettest.Write(t, dir, map[string]string{"annotations": nadv1.NetworkStatusAnnot + `="[{\"name\": \"ns/b\","`})
 	u := nextUpdate(t, updates)
 	if u.Err == nil || u.Networks != nil {
 		t.Fatalf("update after malformed JSON = %+v, want an error and no networks", u)
@@ -210,19 +150,19 @@ func TestWatcherBadInput(t *testing.T) {
 	}
 
 	// Empty, as in a pod's first seconds: ErrNotReady.
-	kubeletWrite(t, dir, map[string]string{"annotations": ""})
+	kubelettest.Write(t, dir, map[string]string{"annotations": ""})
 	if u := nextUpdate(t, updates); !errors.Is(u.Err, sources.ErrNotReady) || u.Networks != nil {
 		t.Fatalf("update after empty file = %+v, want ErrNotReady", u)
 	}
 
 	// A bad line.
-	kubeletWrite(t, dir, map[string]string{"annotations": "not a key value line"})
+	kubelettest.Write(t, dir, map[string]string{"annotations": "not a key value line"})
 	if u := nextUpdate(t, updates); u.Err == nil || u.Networks != nil {
 		t.Fatalf("update after a bad line = %+v, want an error", u)
 	}
 
 	// Back to the same good content: reported again, as recovery.
-	kubeletWrite(t, dir, map[string]string{"annotations": good})
+	kubelettest.Write(t, dir, map[string]string{"annotations": good})
 	if got := networkNames(t, nextUpdate(t, updates)); strings.Join(got, ",") != "ns/a" {
 		t.Fatalf("names after recovery %q, want ns/a", got)
 	}
@@ -251,7 +191,7 @@ func TestWatcherPoll(t *testing.T) {
 	}
 	for _, step := range steps {
 		if step.files != nil {
-			kubeletWrite(t, dir, step.files)
+			kubelettest.Write(t, dir, step.files)
 		}
 		u, changed := w.Poll()
 		if changed != step.wantChanged {
@@ -284,12 +224,12 @@ func TestWatcherDirectoryAppears(t *testing.T) {
 	if u := nextUpdate(t, updates); !errors.Is(u.Err, sources.ErrNoPodinfo) {
 		t.Fatalf("first update = %+v, want ErrNoPodinfo", u)
 	}
-	kubeletWrite(t, dir, map[string]string{"annotations": annotationsOf("late")})
+	kubelettest.Write(t, dir, map[string]string{"annotations": annotationsOf("late")})
 	if got := networkNames(t, nextUpdate(t, updates)); strings.Join(got, ",") != "late" {
 		t.Fatalf("names %q, want late", got)
 	}
 	// Once there, it is watched: a further swap arrives too.
-	kubeletWrite(t, dir, map[string]string{"annotations": annotationsOf("late", "later")})
+	kubelettest.Write(t, dir, map[string]string{"annotations": annotationsOf("late", "later")})
 	if got := networkNames(t, nextUpdate(t, updates)); strings.Join(got, ",") != "late,later" {
 		t.Fatalf("names %q, want late,later", got)
 	}
@@ -299,7 +239,7 @@ func TestWatcherDirectoryAppears(t *testing.T) {
 func TestWatcherDirectoryReplaced(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "podinfo")
-	kubeletWrite(t, dir, map[string]string{"annotations": annotationsOf("a")})
+	kubelettest.Write(t, dir, map[string]string{"annotations": annotationsOf("a")})
 	updates := runWatcher(t, dir, 50*time.Millisecond)
 	if got := networkNames(t, nextUpdate(t, updates)); strings.Join(got, ",") != "a" {
 		t.Fatalf("names %q, want a", got)
@@ -313,7 +253,7 @@ func TestWatcherDirectoryReplaced(t *testing.T) {
 			t.Fatalf("update after removal = %+v, want an error", u)
 		}
 	}
-	kubeletWrite(t, dir, map[string]string{"annotations": annotationsOf("b")})
+	kubelettest.Write(t, dir, map[string]string{"annotations": annotationsOf("b")})
 	if got := networkNames(t, nextUpdate(t, updates)); strings.Join(got, ",") != "b" {
 		t.Fatalf("names %q, want b", got)
 	}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/netutil-fs/netutil-fs/internal/fstest"
 )
 
 // parseArgs sets klog's global flags, so these rows run one after another.
@@ -177,7 +179,7 @@ func startSidecar(t *testing.T, mnt, podinfo string) *sidecar {
 			<-s.done
 		}
 		// Leave no mount behind, whatever happened.
-		if isMounted(t, mnt) {
+		if fstest.IsMounted(t, mnt) {
 			syscall.Unmount(mnt, syscall.MNT_DETACH)
 		}
 	})
@@ -209,20 +211,6 @@ func (s *sidecar) wait(t *testing.T, within time.Duration) int {
 		t.Fatalf("netutil-fs still running after %v:\n%s", within, s.log)
 		return -1
 	}
-}
-
-func isMounted(t *testing.T, dir string) bool {
-	t.Helper()
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.SplitSeq(string(data), "\n") {
-		if fields := strings.Fields(line); len(fields) > 4 && fields[4] == dir {
-			return true
-		}
-	}
-	return false
 }
 
 // errorLines returns klog's error lines and main's one-line errors.
@@ -318,7 +306,7 @@ func TestBinarySIGTERM(t *testing.T) {
 	if code := s.wait(t, 5*time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM, want 0:\n%s", code, s.log)
 	}
-	if isMounted(t, mnt) {
+	if fstest.IsMounted(t, mnt) {
 		t.Errorf("%s still mounted after SIGTERM", mnt)
 	}
 	if !strings.Contains(s.log.String(), `"Stopped"`) {
@@ -350,7 +338,7 @@ func TestBinarySIGTERMBusy(t *testing.T) {
 	if code := s.wait(t, 10*time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGINT with the mount busy, want 0:\n%s", code, s.log)
 	}
-	if isMounted(t, mnt) {
+	if fstest.IsMounted(t, mnt) {
 		t.Errorf("%s still mounted after SIGINT", mnt)
 	}
 }
@@ -388,7 +376,7 @@ func TestBinaryStaleMount(t *testing.T) {
 	if code := second.wait(t, 5*time.Second); code != 0 {
 		t.Fatalf("exit code %d, want 0:\n%s", code, second.log)
 	}
-	if isMounted(t, mnt) {
+	if fstest.IsMounted(t, mnt) {
 		t.Errorf("%s still mounted after the second sidecar stopped", mnt)
 	}
 }
