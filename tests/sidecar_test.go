@@ -1,0 +1,320 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/netutil-fs/netutil-fs/internal/fstest"
+	"github.com/netutil-fs/netutil-fs/internal/kubelettest"
+)
+
+// binary is the sidecar built once by TestMain.
+var binary string
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(readerModeEnv); mode != "" {
+		os.Exit(readerMain(mode))
+	}
+	dir, err := os.MkdirTemp("", "netutil-fs-tests-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "netutil-fs")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", binary, "../cmd/netutil-fs").CombinedOutput()
+	cancel()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "go build ../cmd/netutil-fs: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// network is one entry of the fixture's network-status annotation, and
+// what its files must hold.
+type network struct {
+	Name       string   `json:"name"`
+	Interface  string   `json:"interface"`
+	IPs        []string `json:"ips"`
+	Mac        string   `json:"mac"`
+	Default    bool     `json:"default"`
+	DeviceInfo *struct {
+		Type    string `json:"type"`
+		Version string `json:"version"`
+		PCI     struct {
+			Address string `json:"pci-address"`
+		} `json:"pci"`
+	} `json:"device-info,omitempty"`
+}
+
+// fixture is the pod's network-status: networks/0 has no pci file,
+// networks/1 and /2 have one each.
+var fixture = func() []network {
+	var nets []network
+	data := `[
+ {"name": "cbr0", "interface": "eth0", "ips": ["10.244.0.7", "fd00:10:244::7"], "mac": "0a:58:0a:f4:00:07", "default": true},
+ {"name": "dataplane/sriov-left", "interface": "net1", "ips": ["192.168.10.5"], "mac": "7e:12:9c:40:aa:01",
+  "device-info": {"type": "pci", "version": "1.1.0", "pci": {"pci-address": "0000:3b:02.1"}}},
+ {"name": "dataplane/sriov-right", "interface": "net2", "ips": ["192.168.20.5", "2001:db8::5"], "mac": "7e:12:9c:40:aa:02",
+  "device-info": {"type": "pci", "version": "1.1.0", "pci": {"pci-address": "0000:3b:0a.3"}}}
+]`
+	if err := json.Unmarshal([]byte(data), &nets); err != nil {
+		panic(err)
+	}
+	return nets
+}()
+
+// wantIPs and wantPCI are the contents of networks/<n>/ips and /pci; ""
+// for a pci file that must not exist.
+func wantIPs(n int) string { return strings.Join(fixture[n].IPs, "\n") + "\n" }
+func wantPCI(n int) string {
+	if fixture[n].DeviceInfo == nil {
+		return ""
+	}
+	return fixture[n].DeviceInfo.PCI.Address + "\n"
+}
+
+// writePodinfo writes the fixture as the kubelet's Downward API volume.
+func writePodinfo(t *testing.T) string {
+	t.Helper()
+	status, err := json.Marshal(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "podinfo")
+	kubelettest.Write(t, dir, map[string]string{
+		"annotations": "k8s.v1.cni.cncf.io/network-status=" + strconv.Quote(string(status)) + "\n" +
+			`kubernetes.io/config.source="api"` + "\n",
+	})
+	return dir
+}
+
+// logBuffer collects the sidecar's output.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// sidecar is a running bin/netutil-fs.
+type sidecar struct {
+	mnt, podinfo string
+	cmd          *exec.Cmd
+	log          *logBuffer
+	done         chan struct{} // closed when it has exited
+}
+
+type sidecarOptions struct {
+	mnt     string // "" for a fresh one
+	podinfo string // "" for a fresh fixture
+	// ownPIDNamespace runs the sidecar as pid 1 of a new PID namespace,
+	// as in a pod without shareProcessNamespace: every reader of this
+	// test is outside it and arrives as pid 0.
+	ownPIDNamespace bool
+}
+
+// startSidecar runs the sidecar and waits until it serves. Cleanup stops
+// it with SIGTERM (SIGKILL after 5 s) and detaches any mount left behind.
+func startSidecar(t *testing.T, opts sidecarOptions) *sidecar {
+	t.Helper()
+	fstest.RequireFuse(t)
+	s := &sidecar{mnt: opts.mnt, podinfo: opts.podinfo, log: &logBuffer{}, done: make(chan struct{})}
+	if s.mnt == "" {
+		s.mnt = filepath.Join(t.TempDir(), "mnt")
+	}
+	if s.podinfo == "" {
+		s.podinfo = writePodinfo(t)
+	}
+	// Bounds the sidecar should a test lose track of it.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
+	s.cmd = exec.CommandContext(ctx, binary, "--mountpoint="+s.mnt, "--podinfo-dir="+s.podinfo)
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if opts.ownPIDNamespace {
+		s.cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	}
+	if err := s.cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start %s: %v", binary, err)
+	}
+	go func() { s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		defer cancel()
+		select {
+		case <-s.done:
+		default:
+			s.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-s.done:
+			case <-time.After(5 * time.Second):
+				t.Errorf("sidecar still running 5 s after SIGTERM; killing it\n%s", s.log)
+				s.cmd.Process.Kill()
+				<-s.done
+			}
+		}
+		if fstest.IsMounted(t, s.mnt) {
+			syscall.Unmount(s.mnt, syscall.MNT_DETACH)
+		}
+		if t.Failed() {
+			t.Logf("sidecar log:\n%s", s.log)
+		}
+	})
+	s.waitServing(t)
+	return s
+}
+
+// waitServing polls until networks/0/name reads and the log says Serving.
+func (s *sidecar) waitServing(t *testing.T) {
+	t.Helper()
+	want := fixture[0].Name + "\n"
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := readFileBounded(filepath.Join(s.mnt, "networks", "0", "name"))
+		if err == nil && got == want && strings.Contains(s.log.String(), `"Serving"`) {
+			return
+		}
+		select {
+		case <-s.done:
+			t.Fatalf("sidecar exited before serving: %v\n%s", s.cmd.ProcessState, s.log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sidecar not serving %s after 10 s (last read %q, %v):\n%s", s.mnt, got, err, s.log)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// readFileBounded reads a file in a goroutine, so a read stuck on a dead
+// connection cannot hang the caller: it gives up after 5 s.
+func readFileBounded(path string) (string, error) {
+	type result struct {
+		data []byte
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() { data, err := os.ReadFile(path); ch <- result{data, err} }()
+	select {
+	case r := <-ch:
+		return string(r.data), r.err
+	case <-time.After(5 * time.Second):
+		return "", fmt.Errorf("read %s: no answer within 5 s", path)
+	}
+}
+
+// wait returns the exit code, failing the test if the sidecar is still
+// running after within.
+func (s *sidecar) wait(t *testing.T, within time.Duration) int {
+	t.Helper()
+	select {
+	case <-s.done:
+		return s.cmd.ProcessState.ExitCode()
+	case <-time.After(within):
+		t.Fatalf("sidecar still running %v after the signal:\n%s", within, s.log)
+		return -1
+	}
+}
+
+// usage is what the sidecar holds: open fds, OS threads and resident memory.
+type usage struct {
+	fds, threads int
+	rssKiB       int
+}
+
+func (u usage) String() string {
+	return fmt.Sprintf("fds %d, threads %d, RSS %.1f MiB", u.fds, u.threads, float64(u.rssKiB)/1024)
+}
+
+func (s *sidecar) usage(t *testing.T) usage {
+	t.Helper()
+	pid := s.cmd.Process.Pid
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := usage{fds: len(entries)}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(status), "\n") {
+		key, value, _ := strings.Cut(line, ":")
+		fields := strings.Fields(value)
+		if len(fields) == 0 {
+			continue
+		}
+		switch key {
+		case "Threads":
+			u.threads, _ = strconv.Atoi(fields[0])
+		case "VmRSS":
+			u.rssKiB, _ = strconv.Atoi(fields[0])
+		}
+	}
+	if u.threads == 0 || u.rssKiB == 0 {
+		t.Fatalf("no Threads or VmRSS in /proc/%d/status:\n%s", pid, status)
+	}
+	return u
+}
+
+// mountCount returns how many mounts /proc/self/mountinfo has at dir.
+func mountCount(t *testing.T, dir string) int {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if fields := strings.Fields(line); len(fields) > 4 && fields[4] == dir {
+			n++
+		}
+	}
+	return n
+}
+
+// errnoOf names the errno inside err, or describes err when there is none.
+func errnoOf(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errnoName(errno)
+	}
+	return err.Error()
+}
+
+func errnoName(errno syscall.Errno) string {
+	names := map[syscall.Errno]string{
+		syscall.ENOTCONN: "ENOTCONN", syscall.ECONNABORTED: "ECONNABORTED", syscall.EIO: "EIO",
+		syscall.ENOENT: "ENOENT", syscall.ESRCH: "ESRCH", syscall.EROFS: "EROFS", syscall.ENODEV: "ENODEV",
+		syscall.EINTR: "EINTR", syscall.ENXIO: "ENXIO", syscall.ESTALE: "ESTALE", syscall.EBADF: "EBADF",
+	}
+	if name, ok := names[errno]; ok {
+		return name
+	}
+	return fmt.Sprintf("errno %d (%v)", int(errno), errno)
+}
