@@ -14,10 +14,12 @@ import (
 	"k8s.io/klog/v2"
 )
 
-// unmountDeadline bounds shutdown: after it the process exits anyway, which
+// unmountDeadline bounds shutdown, counted from the start of the unmount
+// (the clean attempts included): after it the process exits anyway, which
 // closes /dev/fuse and fails any reader still inside the mount rather than
-// leaving it to hang.
-const unmountDeadline = 2 * time.Second
+// leaving it to hang. It leaves room under the 2 s the README promises from
+// SIGTERM to exit.
+const unmountDeadline = 1500 * time.Millisecond
 
 // Serve mounts root read-only at mountpoint and serves it until ctx is done
 // or the mount is removed from outside, then unmounts. It calls ready once
@@ -141,6 +143,7 @@ func clearStaleMounts(mountpoint string) error {
 // EBUSY answers while a reader holds a file or a working directory inside,
 // then detaches lazily; either way it waits at most unmountDeadline.
 func unmount(server *fuse.Server, mountpoint string, served <-chan struct{}) error {
+	deadline := time.After(unmountDeadline)
 	if err := server.Unmount(); err != nil {
 		klog.InfoS("Mount is busy, detaching it lazily", "mountpoint", mountpoint, "err", err)
 		if err := unix.Unmount(mountpoint, unix.MNT_DETACH); err != nil {
@@ -149,7 +152,7 @@ func unmount(server *fuse.Server, mountpoint string, served <-chan struct{}) err
 	}
 	select {
 	case <-served:
-	case <-time.After(unmountDeadline):
+	case <-deadline:
 		klog.InfoS("Readers still hold the detached mount; exiting anyway", "mountpoint", mountpoint)
 	}
 	return nil
