@@ -60,7 +60,7 @@ func (d *treeDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if sub := d.gen.subdirs[name]; sub != nil {
 		return newTreeDirInode(ctx, &d.Inode, sub, d.inos, out, cacheTimeout), 0
 	}
-	return newFileInode(ctx, &d.Inode, entry.Content, d.gen.mtime, d.inos, out, cacheTimeout), 0
+	return newFileInode(ctx, &d.Inode, contentKey{sharedOwner, entry.Content}, d.gen.mtime, d.inos, out, cacheTimeout), 0
 }
 
 // Readdir lists the snapshot in its order.
@@ -96,14 +96,14 @@ func newTreeDirInode(ctx context.Context, parent *fusefs.Inode, gen *generationD
 	return parent.NewInode(ctx, &treeDir{gen: gen, inos: inos}, fusefs.StableAttr{Mode: syscall.S_IFDIR, Ino: gen.ino})
 }
 
-// newFileInode returns the inode for content. If the kernel already knows
-// an inode for the same content, go-fuse hands that one back instead.
-func newFileInode(ctx context.Context, parent *fusefs.Inode, content string, mtime time.Time, inos *inodes, out *fuse.EntryOut, entryTimeout time.Duration) *fusefs.Inode {
-	f := &file{content: content, mtime: mtime, inos: inos}
+// newFileInode returns the inode for key's content. If the kernel already
+// knows an inode for the same key, go-fuse hands that one back instead.
+func newFileInode(ctx context.Context, parent *fusefs.Inode, key contentKey, mtime time.Time, inos *inodes, out *fuse.EntryOut, entryTimeout time.Duration) *fusefs.Inode {
+	f := &file{key: key, content: key.content, mtime: mtime, inos: inos}
 	f.fillAttr(&out.Attr)
 	out.SetEntryTimeout(entryTimeout)
 	out.SetAttrTimeout(cacheTimeout)
-	return parent.NewInode(ctx, f, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: inos.forContent(content)})
+	return parent.NewInode(ctx, f, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: inos.forContent(key)})
 }
 
 func fillDirAttr(attr *fuse.Attr, mtime time.Time) {

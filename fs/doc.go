@@ -12,12 +12,13 @@
 //
 // # Caching
 //
-// A file's inode number stands for its content alone: two files with equal
-// bytes share a number, and a number is never given to other bytes. That
-// makes every file immutable, so the kernel may keep its pages for as long as
-// it likes, and OPEN and FLUSH are answered ENOSYS, which the kernel
-// remembers for the mount: a warm read is served from the page cache with no
-// round trip to this process.
+// A file's inode number stands for its content and who may see it: two
+// shared files with equal bytes share a number, a per-reader file's number is
+// never handed to another reading thread (see contentKey), and a number is
+// never given to other bytes. That makes every file immutable, so the kernel
+// may keep its pages for as long as it likes, and OPEN and FLUSH are answered
+// ENOSYS, which the kernel remembers for the mount: a warm read is served
+// from the page cache with no round trip to this process.
 //
 // What varies is which inode a name resolves to. Per-reader names (cpu,
 // env/<VAR>) are looked up with an entry timeout of zero, so each open asks

@@ -13,6 +13,7 @@ import (
 // documentation for why that lets the kernel cache it.
 type file struct {
 	fusefs.Inode
+	key     contentKey
 	content string
 	mtime   time.Time
 	inos    *inodes
@@ -60,7 +61,7 @@ func (f *file) Flush(ctx context.Context, fh fusefs.FileHandle) syscall.Errno {
 
 // OnForget frees the content's inode number with the inode.
 func (f *file) OnForget() {
-	f.inos.release(f.content, f.StableAttr().Ino)
+	f.inos.release(f.key, f.StableAttr().Ino)
 }
 
 func (f *file) fillAttr(attr *fuse.Attr) {

@@ -3,18 +3,34 @@ package fs
 import "sync"
 
 // inodes hands out inode numbers: a fresh one for each directory of each
-// snapshot generation, and one per distinct content for files. Numbers are
-// never reused, so the kernel's cache for a number can only ever hold the
-// bytes the number was given for.
+// snapshot generation, and one per distinct content and owner for files.
+// Numbers are never reused, so the kernel's cache for a number can only ever
+// hold the bytes the number was given for.
 type inodes struct {
 	mu        sync.Mutex
 	last      uint64
-	byContent map[string]uint64
+	byContent map[contentKey]uint64
 }
+
+// contentKey is what a file's inode number stands for: its bytes, and who
+// may be handed the same number. Owner sharedOwner is every reader, for the
+// networks/ files that are the same for all. A per-reader file's owner is
+// the reading thread, so no reader is ever given another process's inode:
+// if equal bytes shared a number across readers, a process could confirm a
+// guess of another's environment variable by looking up the same name with
+// the guessed value and seeing an already known inode number (st_ino), or
+// the page cache answering a read that the daemon would otherwise serve.
+type contentKey struct {
+	owner   uint32
+	content string
+}
+
+// sharedOwner owns the content every reader sees alike.
+const sharedOwner = 0
 
 func newInodes() *inodes {
 	// 1 is the root's number in FUSE.
-	return &inodes{last: 1, byContent: make(map[string]uint64)}
+	return &inodes{last: 1, byContent: make(map[contentKey]uint64)}
 }
 
 // fresh returns a number never handed out before.
@@ -25,24 +41,24 @@ func (t *inodes) fresh() uint64 {
 	return t.last
 }
 
-// forContent returns the number that stands for content.
-func (t *inodes) forContent(content string) uint64 {
+// forContent returns the number that stands for key.
+func (t *inodes) forContent(key contentKey) uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if ino, ok := t.byContent[content]; ok {
+	if ino, ok := t.byContent[key]; ok {
 		return ino
 	}
 	t.last++
-	t.byContent[content] = t.last
+	t.byContent[key] = t.last
 	return t.last
 }
 
-// release forgets content's number once the kernel has forgotten the inode.
+// release forgets key's number once the kernel has forgotten the inode.
 // A later lookup of the same content gets a new number, which is harmless.
-func (t *inodes) release(content string, ino uint64) {
+func (t *inodes) release(key contentKey, ino uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.byContent[content] == ino {
-		delete(t.byContent, content)
+	if t.byContent[key] == ino {
+		delete(t.byContent, key)
 	}
 }

@@ -101,7 +101,7 @@ func (r *Root) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 			klog.V(2).InfoS("Cannot read cpuset", "pid", pid, "err", err)
 			return nil, toErrno(err)
 		}
-		return newFileInode(ctx, &r.Inode, cpus, r.started, r.inos, out, 0), 0
+		return newFileInode(ctx, &r.Inode, contentKey{pid, cpus}, r.started, r.inos, out, 0), 0
 	case EnvDir:
 		fillDirAttr(&out.Attr, r.started)
 		out.SetEntryTimeout(cacheTimeout)
@@ -168,7 +168,7 @@ func (d *envDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	return newFileInode(ctx, &d.Inode, content, d.root.started, d.root.inos, out, 0), 0
+	return newFileInode(ctx, &d.Inode, contentKey{pid, content}, d.root.started, d.root.inos, out, 0), 0
 }
 
 // Readdir lists the caller's variables.
