@@ -13,7 +13,7 @@
 // # Caching
 //
 // A file's inode number stands for its content and who may see it: two
-// shared files with equal bytes share a number, a per-reader file's number is
+// shared files with equal bytes share a number, an env/ file's number is
 // never handed to another reading thread (see contentKey), and a number is
 // never given to other bytes. That makes every file immutable, so the kernel
 // may keep its pages for as long as it likes, and OPEN and FLUSH are answered

@@ -13,8 +13,8 @@ type inodes struct {
 }
 
 // contentKey is what a file's inode number stands for: its bytes, and who
-// may be handed the same number. Owner sharedOwner is every reader, for the
-// networks/ files that are the same for all. A per-reader file's owner is
+// may be handed the same number. Owner sharedOwner is every reader, for
+// networks/ files and for cpu, which are no secret. An env/ file's owner is
 // the reading thread, so no reader is ever given another process's inode:
 // if equal bytes shared a number across readers, a process could confirm a
 // guess of another's environment variable by looking up the same name with

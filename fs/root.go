@@ -101,7 +101,10 @@ func (r *Root) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 			klog.V(2).InfoS("Cannot read cpuset", "pid", pid, "err", err)
 			return nil, toErrno(err)
 		}
-		return newFileInode(ctx, &r.Inode, contentKey{pid, cpus}, r.started, r.inos, out, 0), 0
+		// A cpuset is no secret (any process may read another's
+		// Cpus_allowed_list), so equal cpusets share their inode and
+		// its page cache across readers.
+		return newFileInode(ctx, &r.Inode, contentKey{sharedOwner, cpus}, r.started, r.inos, out, 0), 0
 	case EnvDir:
 		fillDirAttr(&out.Attr, r.started)
 		out.SetEntryTimeout(cacheTimeout)
