@@ -20,7 +20,14 @@ total_start=$SECONDS
 # coverage instrumentation (about a minute on a cold cache); do it once
 # up front so that each target's time below is its fuzzing alone.
 start=$SECONDS
-go test -run '^$' -fuzz "^${targets[0]}\$" -fuzztime 1x "$pkg" >/dev/null
+log=$(mktemp)
+if ! go test -run '^$' -fuzz "^${targets[0]}\$" -fuzztime 1x "$pkg" >"$log" 2>&1; then
+	cat "$log"
+	rm -f "$log"
+	echo "fuzz: the instrumented build or ${targets[0]}'s seed corpus failed" >&2
+	exit 1
+fi
+rm -f "$log"
 printf 'fuzz: %-36s ok    %4ds\n' "(instrumented build)" $((SECONDS - start))
 failed=()
 for name in "${targets[@]}"; do
