@@ -148,6 +148,23 @@ var badInputs = []badInput{
 		bad:     true,
 		wantErr: sources.ErrTooLarge,
 	},
+	{
+		// 256 KiB of "{}," is within the API server's limit on a pod's
+		// annotations; before the bound it grew the sidecar by 90 MiB,
+		// and 4 MiB of it (within MaxPodinfoSize) to 1.2 GiB.
+		name: "more than MaxNetworks networks, each empty",
+		files: map[string]string{"annotations": statusFile(
+			strings.TrimSuffix(strings.Repeat("{},", 256<<10/3), ","))},
+		bad:     true,
+		wantErr: sources.ErrTooManyNetworks,
+	},
+	{
+		name: "MaxNetworks+1 networks, commas and brackets inside strings not counted",
+		files: map[string]string{"network-status": "[" + strings.TrimSuffix(
+			strings.Repeat(`{"name":"a,b]},[{\",","ips":["1,2"]},`, sources.MaxNetworks+1), ",") + "]"},
+		bad:     true,
+		wantErr: sources.ErrTooManyNetworks,
+	},
 
 	// Good inputs, however odd.
 	{
@@ -183,6 +200,20 @@ var badInputs = []badInput{
 				if e.Name != n || name.Content != "ns/net-"+n+"\n" || iface.Content != "net"+n+"\n" {
 					t.Fatalf("network %d is %q with name %q, interface %q", i, e.Name, name.Content, iface.Content)
 				}
+			}
+		},
+	},
+	{
+		name: "MaxNetworks networks with commas and brackets inside strings",
+		files: map[string]string{"network-status": "[" + strings.TrimSuffix(
+			strings.Repeat(`{"name":"a,b]},[{\",","ips":["1,2"]},`, sources.MaxNetworks), ",") + "]"},
+		check: func(t *testing.T, d *snapshot.Dir) {
+			if d.Len() != sources.MaxNetworks {
+				t.Fatalf("%d networks, want %d", d.Len(), sources.MaxNetworks)
+			}
+			last, _ := d.Lookup(strconv.Itoa(sources.MaxNetworks - 1))
+			if name, _ := last.Dir.Lookup("name"); name.Content != "a,b]},[{\",\n" {
+				t.Fatalf("last network's name is %q", name.Content)
 			}
 		},
 	},
