@@ -173,9 +173,15 @@ func startSidecar(t *testing.T, opts sidecarOptions) *sidecar {
 			select {
 			case <-s.done:
 			case <-time.After(5 * time.Second):
-				t.Errorf("sidecar still running 5 s after SIGTERM; killing it\n%s", s.log)
-				s.cmd.Process.Kill()
-				<-s.done
+				// SIGQUIT makes the Go runtime print every goroutine.
+				s.cmd.Process.Signal(syscall.SIGQUIT)
+				select {
+				case <-s.done:
+				case <-time.After(2 * time.Second):
+					s.cmd.Process.Kill()
+					<-s.done
+				}
+				t.Errorf("sidecar still running 5 s after SIGTERM; sent SIGQUIT for its goroutines")
 			}
 		}
 		if fstest.IsMounted(t, s.mnt) {
@@ -245,6 +251,7 @@ func (s *sidecar) wait(t *testing.T, within time.Duration) int {
 type usage struct {
 	fds, threads int
 	rssKiB       int
+	fdTargets    string // what the fds are, for a message when they grow
 }
 
 func (u usage) String() string {
@@ -259,6 +266,10 @@ func (s *sidecar) usage(t *testing.T) usage {
 		t.Fatal(err)
 	}
 	u := usage{fds: len(entries)}
+	for _, e := range entries {
+		target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name()))
+		u.fdTargets += e.Name() + "->" + target + " "
+	}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
