@@ -112,7 +112,7 @@ func (p *Procfs) CPUSet(pid uint32) (string, error) {
 		if path == "" {
 			continue
 		}
-		data, err := readSmallFile(path)
+		data, err := readCgroupFile(path)
 		if err != nil {
 			continue
 		}
@@ -226,6 +226,51 @@ func readSmallFile(path string) ([]byte, error) {
 		}
 		buf = buf[:len(buf)+n]
 	}
+}
+
+// maxCgroupFile bounds what is read of a cpuset file: a cpulist of every
+// CPU of the largest machines is a few KiB.
+const maxCgroupFile = 64 << 10
+
+// readCgroupFile reads a cpuset file, which may lie in the reader's own
+// view of cgroupfs (/proc/<pid>/root/sys/fs/cgroup/…), a tree the reader
+// can mount over if it can make a mount namespace. So it opens without
+// blocking, refuses what is not a regular file (cgroupfs files are), and
+// reads at most maxCgroupFile: a FIFO there used to block the open for
+// good, leaking a sidecar thread per lookup and leaving the reader in an
+// unkillable wait, and a symlink to /dev/zero or a huge file was read
+// without end.
+func readCgroupFile(path string) ([]byte, error) {
+	klog.V(5).InfoS("Reading", "path", path)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, &os.PathError{Op: "open", Path: path, Err: err})
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, &os.PathError{Op: "fstat", Path: path, Err: err})
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, fmt.Errorf("read %s: not a regular file (mode %#o)", path, st.Mode)
+	}
+	buf := make([]byte, 0, 4096)
+	for len(buf) <= maxCgroupFile {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Read(fd, buf[len(buf):min(cap(buf), maxCgroupFile+1)])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("read %s: %w", path, &os.PathError{Op: "read", Path: path, Err: err})
+		case n == 0:
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
+	return nil, fmt.Errorf("read %s: over %d bytes", path, maxCgroupFile)
 }
 
 func (p *Procfs) procPath(pid uint32, elem ...string) string {
