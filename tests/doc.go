@@ -1,6 +1,12 @@
 // Package tests holds the reliability and security tests of the built
 // sidecar (issue 5): isolation between readers, the read-only mount through
-// the real binary, faults (SIGKILL, restart, SIGTERM while busy) and load.
-// Each test runs bin/netutil-fs as a real process on a temporary mount
-// point; the package has no code outside its tests.
+// the real binary, faults (SIGKILL, restart over the stale mount, SIGTERM
+// while busy, readers dying mid-request) and load. TestMain builds
+// ../cmd/netutil-fs once; each test runs it as a real process on a
+// temporary mount point over a kubelet-style podinfo volume. Reader
+// processes are this test binary re-executed (see readerMain).
+//
+// TestLoad's size: NETUTIL_LOAD_READERS (default 64) processes of
+// NETUTIL_LOAD_READS (default 250) reads each. The package has no code
+// outside its tests.
 package tests
