@@ -148,13 +148,32 @@ func clearStaleMounts(mountpoint string) error {
 // unmount tries a clean unmount, which go-fuse gives up on after a few
 // EBUSY answers while a reader holds a file or a working directory inside,
 // then detaches lazily; either way it waits at most unmountDeadline.
+//
+// go-fuse's Unmount, once the kernel has let go of the mount, also waits
+// for every request being served to finish, so a request stuck in a
+// system call (a read of /proc or cgroupfs that blocks) would hold it, and
+// the process, for ever. It therefore runs in its own goroutine, and past
+// the deadline the mount is detached and the process exits anyway, which
+// ends the stuck request's reader with an error.
 func unmount(server *fuse.Server, mountpoint string, served <-chan struct{}) error {
 	deadline := time.After(unmountDeadline)
-	if err := server.Unmount(); err != nil {
-		klog.InfoS("Mount is busy, detaching it lazily", "mountpoint", mountpoint, "err", err)
-		if err := unix.Unmount(mountpoint, unix.MNT_DETACH); err != nil {
+	unmounted := make(chan error, 1)
+	go func() { unmounted <- server.Unmount() }()
+	select {
+	case err := <-unmounted:
+		if err != nil {
+			klog.InfoS("Mount is busy, detaching it lazily", "mountpoint", mountpoint, "err", err)
+			if err := unix.Unmount(mountpoint, unix.MNT_DETACH); err != nil {
+				return fmt.Errorf("detach %s: %w", mountpoint, err)
+			}
+		}
+	case <-deadline:
+		klog.InfoS("Unmount is waiting for a request that does not finish; detaching and exiting anyway", "mountpoint", mountpoint)
+		// EINVAL: the kernel had already let go of the mount.
+		if err := unix.Unmount(mountpoint, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
 			return fmt.Errorf("detach %s: %w", mountpoint, err)
 		}
+		return nil
 	}
 	select {
 	case <-served:

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -41,65 +40,8 @@ func TestReaderOwnCgroupView(t *testing.T) {
 			t.Skipf("%s not installed: %v", tool, err)
 		}
 	}
-	cg := cgroupViewCgroup(t, hierarchy)
-	dir := t.TempDir()
-	mnt, podinfo := filepath.Join(dir, "mnt"), filepath.Join(dir, "podinfo")
-	kubelettest.Write(t, podinfo, map[string]string{
-		"annotations": `k8s.v1.cni.cncf.io/network-status="[{\"name\":\"cbr0\",\"interface\":\"eth0\"}]"`,
-	})
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	log := &logBuffer{}
-	sc := exec.CommandContext(ctx, "bash", "-c", `echo $$ > "$1/tasks" && exec unshare --cgroup "$2" --mountpoint="$3" --podinfo-dir="$4" -v=2`,
-		"sidecar", cg, binary, mnt, podinfo)
-	sc.Stdout, sc.Stderr = log, log
-	sc.WaitDelay = 5 * time.Second
-	if err := sc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { sc.Wait(); close(done) }()
-	t.Cleanup(func() {
-		sc.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			// Readers stuck on the FIFO hold the mount: killing the
-			// sidecar ends their wait.
-			sc.Process.Kill()
-			<-done
-		}
-		if fstest.IsMounted(t, mnt) {
-			syscall.Unmount(mnt, syscall.MNT_DETACH)
-		}
-		if t.Failed() {
-			t.Logf("sidecar log:\n%s", log)
-		}
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		data, err := readFileBounded(filepath.Join(mnt, "networks", "0", "name"))
-		if err == nil && data == "cbr0\n" {
-			break
-		}
-		select {
-		case <-done:
-			t.Fatalf("sidecar exited: %v\n%s", sc.ProcessState, log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sidecar not serving after 15 s: %v\n%s", err, log)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	// Without this the test proves nothing: the cpuset mount's root must be
-	// outside the sidecar's cgroup namespace, so that readers' cgroups are
-	// reached through their own view.
-	if !strings.Contains(log.String(), `cpusetV1={"Dir":"`+hierarchy+`","Root":"/.."`) {
-		t.Fatalf("the sidecar's cpuset mount is not rooted outside its cgroup namespace; log:\n%s", log)
-	}
-	pid := sc.Process.Pid
+	sc := startNamespacedSidecar(t, hierarchy)
+	mnt, pid := sc.mnt, sc.pid
 
 	cpuList := regexp.MustCompile(`^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*\n$`)
 	// read runs a reader in a mount namespace of its own whose cpuset
@@ -155,6 +97,76 @@ func TestReaderOwnCgroupView(t *testing.T) {
 	}
 }
 
+// namespacedSidecar is the built sidecar in a child cpuset cgroup and a
+// cgroup namespace of its own, so that the test's readers are outside it.
+type namespacedSidecar struct {
+	mnt  string
+	pid  int
+	cmd  *exec.Cmd
+	log  *logBuffer
+	done chan struct{}
+}
+
+func startNamespacedSidecar(t *testing.T, hierarchy string) *namespacedSidecar {
+	t.Helper()
+	cg := cgroupViewCgroup(t, hierarchy)
+	dir := t.TempDir()
+	mnt, podinfo := filepath.Join(dir, "mnt"), filepath.Join(dir, "podinfo")
+	kubelettest.Write(t, podinfo, map[string]string{
+		"annotations": `k8s.v1.cni.cncf.io/network-status="[{\"name\":\"cbr0\",\"interface\":\"eth0\"}]"`,
+	})
+	log := &logBuffer{}
+	sc := exec.Command("bash", "-c", `echo $$ > "$1/tasks" && exec unshare --cgroup "$2" --mountpoint="$3" --podinfo-dir="$4" -v=2`,
+		"sidecar", cg, binary, mnt, podinfo)
+	sc.Stdout, sc.Stderr = log, log
+	sc.WaitDelay = 5 * time.Second
+	if err := sc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { sc.Wait(); close(done) }()
+	t.Cleanup(func() {
+		sc.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			// Readers stuck in a request hold the mount: killing the
+			// sidecar ends their wait.
+			sc.Process.Kill()
+			<-done
+		}
+		if fstest.IsMounted(t, mnt) {
+			syscall.Unmount(mnt, syscall.MNT_DETACH)
+		}
+		if t.Failed() {
+			t.Logf("sidecar log:\n%s", log)
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		data, err := readFileBounded(filepath.Join(mnt, "networks", "0", "name"))
+		if err == nil && data == "cbr0\n" {
+			break
+		}
+		select {
+		case <-done:
+			t.Fatalf("sidecar exited: %v\n%s", sc.ProcessState, log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sidecar not serving after 15 s: %v\n%s", err, log)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Without this the tests prove nothing: the cpuset mount's root must
+	// be outside the sidecar's cgroup namespace, so that readers' cgroups
+	// are reached through their own view.
+	if !strings.Contains(log.String(), `cpusetV1={"Dir":"`+hierarchy+`","Root":"/.."`) {
+		t.Fatalf("the sidecar's cpuset mount is not rooted outside its cgroup namespace; log:\n%s", log)
+	}
+	return &namespacedSidecar{mnt: mnt, pid: sc.Process.Pid, cmd: sc, log: log, done: done}
+}
+
 // cgroupViewCgroup creates a child of the cpuset hierarchy with all its CPUs
 // and memory nodes, removed when the test ends.
 func cgroupViewCgroup(t *testing.T, hierarchy string) string {
@@ -208,4 +220,103 @@ func procStatusKiB(t *testing.T, pid int, key string) int {
 	}
 	t.Fatalf("no %s in /proc/%d/status", key, pid)
 	return 0
+}
+
+// TestSIGTERMWithStuckRequest: SIGTERM must end the sidecar within 2 s and
+// remove the mount even while a request is stuck in a system call. Here a
+// reader bind-mounts, over its view of the cpuset hierarchy, a FUSE mount
+// whose daemon never answers, so the sidecar's open of the reader's
+// cpuset.cpus waits for ever. go-fuse's Unmount waits for every request
+// being served, so the sidecar used to hang in shutdown for good.
+//
+// (That such a reader can still tie up one sidecar thread per lookup is a
+// known limit; see the report on resolving the reader's view with openat2.)
+func TestSIGTERMWithStuckRequest(t *testing.T) {
+	t.Parallel()
+	fstest.RequireFuse(t)
+	const hierarchy = "/sys/fs/cgroup/cpuset"
+	if _, err := os.Stat(filepath.Join(hierarchy, "cpuset.cpus")); err != nil {
+		t.Skipf("no cgroup v1 cpuset hierarchy at %s: %v", hierarchy, err)
+	}
+	sc := startNamespacedSidecar(t, hierarchy)
+
+	// A FUSE mount whose daemon never reads /dev/fuse: every request on
+	// it waits until the descriptor is closed.
+	hung := filepath.Join(t.TempDir(), "hung")
+	if err := os.Mkdir(hung, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dev, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := fmt.Sprintf("fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other", dev.Fd())
+	if err := syscall.Mount("hung", hung, "fuse.hung", syscall.MS_NOSUID|syscall.MS_NODEV, opts); err != nil {
+		dev.Close()
+		t.Fatalf("mount a FUSE filesystem with no daemon: %v", err)
+	}
+	t.Cleanup(func() {
+		dev.Close() // aborts the connection: every waiter gets an error
+		syscall.Unmount(hung, syscall.MNT_DETACH)
+	})
+
+	reader := exec.Command("unshare", "--mount", "bash", "-c", `mount --bind "$1" "$2" && exec cat "$3/cpu"`, "reader", hung, hierarchy, sc.mnt)
+	var stderr strings.Builder
+	reader.Stderr = &stderr
+	if err := reader.Start(); err != nil {
+		t.Fatal(err)
+	}
+	readerDone := make(chan error, 1)
+	go func() { readerDone <- reader.Wait() }()
+	t.Cleanup(func() {
+		// If the test failed with the sidecar still up, the reader
+		// waits until the sidecar's cleanup, which runs after this.
+		reader.Process.Kill()
+	})
+	// Wait until the sidecar's lookup is stuck: the reader is waiting for
+	// its answer.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", reader.Process.Pid))
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", reader.Process.Pid))
+		if strings.TrimSpace(string(comm)) == "cat" && strings.Contains(string(wchan), "request_wait_answer") {
+			break
+		}
+		select {
+		case err := <-readerDone:
+			t.Fatalf("reader ended before its lookup got stuck: %v: %s", err, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reader not waiting on the sidecar after 10 s (wchan %q, comm %q)", wchan, comm)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	start := time.Now()
+	if err := sc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-sc.done:
+	case <-time.After(2 * time.Second):
+		t.Fatalf("sidecar still running 2 s after SIGTERM with a request stuck:\n%s", sc.log)
+	}
+	t.Logf("sidecar exited %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+	if code := sc.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("sidecar exit code %d, want 0", code)
+	}
+	if fstest.IsMounted(t, sc.mnt) {
+		t.Errorf("%s is still in /proc/self/mountinfo after the sidecar exited", sc.mnt)
+	}
+	// The stuck reader gets an error rather than waiting on.
+	select {
+	case err := <-readerDone:
+		if err == nil {
+			t.Errorf("the stuck reader's cat succeeded after the sidecar exited; want an error")
+		}
+		readerDone <- err
+	case <-time.After(5 * time.Second):
+		t.Errorf("the stuck reader is still waiting 5 s after the sidecar exited")
+	}
 }
