@@ -4,7 +4,8 @@
 // while busy, readers dying mid-request) and load. TestMain builds
 // ../cmd/netutil-fs once; each test runs it as a real process on a
 // temporary mount point over a kubelet-style podinfo volume. Reader
-// processes are this test binary re-executed (see readerMain).
+// processes are this package's test binary, built once more without the
+// race detector (see readerMain).
 //
 // TestLoad's size: NETUTIL_LOAD_READERS (default 64) processes of
 // NETUTIL_LOAD_READS (default 250) reads each. The package has no code

@@ -36,11 +36,12 @@ func run(t *testing.T, env []string, name string, args ...string) (string, strin
 	return stdout.String(), stderr.String(), err
 }
 
-// readerCmd is this test binary re-executed as a reader process (see
-// readerMain) with env added to the reader settings.
+// readerCmd is this package's test binary, built without the race detector,
+// run as a reader process (see readerMain) with env added to the reader
+// settings.
 func readerCmd(t *testing.T, timeout time.Duration, mode, mnt string, env ...string) *exec.Cmd {
 	t.Helper()
-	return command(t, timeout, append([]string{readerModeEnv + "=" + mode, mntEnv + "=" + mnt}, env...), os.Args[0])
+	return command(t, timeout, append([]string{readerModeEnv + "=" + mode, mntEnv + "=" + mnt}, env...), readerBinary)
 }
 
 // cpusetV1 is the host's cgroup v1 cpuset hierarchy.
