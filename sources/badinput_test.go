@@ -3,8 +3,10 @@ package sources_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -496,5 +498,47 @@ func TestBadInputWatcher(t *testing.T) {
 			t.Fatalf("good after %s: %v", in.name, u.Err)
 		}
 		t.Run(in.name+", then good again", func(t *testing.T) { good.checkNetworks(t, u.Networks) })
+	}
+}
+
+// An annotations file the sidecar may not read, as with a Downward API
+// volume's defaultMode: 0600 and a sidecar that is not root, is an error
+// wrapping ErrPermission, which the watcher reports like any other bad
+// input, keeping the last good networks. Root reads any file, so as root
+// the read runs on one OS thread that has made itself nobody: Linux keeps
+// credentials per thread, and the thread ends with its goroutine.
+func TestBadInputUnreadable(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kubelettest.Write(t, dir, map[string]string{"annotations": statusFile(`{"name":"ns/a","interface":"net1"}`)})
+	if err := os.Chmod(filepath.Join(dir, "..data", "annotations"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		if os.Geteuid() == 0 {
+			runtime.LockOSThread() // never unlocked, so the thread exits with the goroutine
+			const nobody = 65534
+			if _, _, errno := unix.RawSyscall(unix.SYS_SETRESUID, nobody, nobody, nobody); errno != 0 {
+				done <- fmt.Errorf("setresuid: %w", errno)
+				return
+			}
+		} else if err := os.Chmod(filepath.Join(dir, "..data", "annotations"), 0); err != nil {
+			done <- err
+			return
+		}
+		got, err := sources.NewPodinfo(dir, nil).Networks()
+		if got != nil {
+			err = fmt.Errorf("Networks() returned %d networks along with %v", got.Len(), err)
+		}
+		done <- err
+	}()
+	if err := <-done; !errors.Is(err, os.ErrPermission) || !strings.Contains(err.Error(), filepath.Join(dir, "annotations")) {
+		t.Errorf("Networks() error %v, want one wrapping ErrPermission and naming the file", err)
 	}
 }

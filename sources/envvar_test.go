@@ -1,7 +1,9 @@
 package sources_test
 
 import (
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/netutil-fs/netutil-fs/sources"
@@ -44,5 +46,43 @@ func TestProcfsCPUSetSkipsHierarchyWithoutCpuset(t *testing.T) {
 	}
 	if got, err := sources.NewProcfs(proc, mounts).CPUSet(testPid); err != nil || got != "3\n" {
 		t.Errorf("CPUSet() = %q, %v; want \"3\\n\" from cgroup v1", got, err)
+	}
+}
+
+// An environment is served whole up to 8 MiB, beyond anything execve(2)
+// passes (6 MiB), so a 1 MiB variable is a 1 MiB file; a larger one, which
+// only prctl(PR_SET_MM) can make, is refused with EFBIG rather than read
+// without end.
+func TestProcfsEnvSize(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("v", 1<<20)
+	for _, tc := range []struct {
+		name    string
+		environ string
+		want    string // EnvVar("BIG"); "" when an error is wanted
+	}{
+		{"a 1 MiB variable", "A=1\x00BIG=" + big + "\x00", big + "\n"},
+		{"a 1 MiB variable among 6 MiB of others", strings.Repeat("PAD="+big+"\x00", 6) + "BIG=" + big + "\x00", big + "\n"},
+		{"environ over 8 MiB", "BIG=" + strings.Repeat("v", 8<<20), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			proc := t.TempDir()
+			writeFiles(t, filepath.Join(proc, "4242"), map[string]string{"environ": tc.environ})
+			p := sources.NewProcfs(proc, sources.CgroupMounts{})
+			got, ok, err := p.EnvVar(testPid, "BIG")
+			_, envErr := p.Env(testPid)
+			if tc.want == "" {
+				for _, err := range []error{err, envErr} {
+					if !errors.Is(err, sources.ErrTooLarge) {
+						t.Errorf("error %v, want one wrapping ErrTooLarge (EFBIG)", err)
+					}
+				}
+				return
+			}
+			if err != nil || envErr != nil || !ok || got != tc.want {
+				t.Errorf("EnvVar(BIG) = %d bytes, %v, %v; Env: %v; want %d bytes", len(got), ok, err, envErr, len(tc.want))
+			}
+		})
 	}
 }

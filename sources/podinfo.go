@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
-	"golang.org/x/sys/unix"
 	"k8s.io/klog/v2"
 
 	"github.com/netutil-fs/netutil-fs/snapshot"
@@ -32,11 +30,6 @@ var (
 	// ErrNotReady means the file is empty, as the kubelet leaves it for a
 	// few seconds after a pod starts (Kubernetes 1.27 and later).
 	ErrNotReady = errors.New("podinfo file is empty")
-	// ErrTooLarge means the file is larger than MaxPodinfoSize.
-	ErrTooLarge = errors.New("podinfo file too large")
-	// ErrNotRegular means the file is a directory, a FIFO, a device or
-	// anything else that is not a regular file.
-	ErrNotRegular = errors.New("podinfo file is not a regular file")
 )
 
 // Podinfo reads a pod's network attachments from its Downward API directory.
@@ -74,7 +67,7 @@ func (p *Podinfo) read() (string, []byte, error) {
 			continue
 		}
 		klog.V(4).InfoS("Reading", "path", path)
-		data, err := readLimited(path, MaxPodinfoSize)
+		data, err := readRegularFile(path, MaxPodinfoSize)
 		if err != nil {
 			return path, nil, err
 		}
@@ -103,48 +96,4 @@ func (p *Podinfo) parse(path string, data []byte) (*snapshot.Dir, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return NetworksDir(statuses, p.pci), nil
-}
-
-// readLimited reads a whole regular file, failing rather than reading past
-// limit. It opens with O_NONBLOCK, which does not change how a regular file
-// reads, so that a FIFO put in the file's place cannot block the open (and
-// with it the watcher) until a writer comes; fstat then refuses anything
-// but a regular file, checking the file actually opened rather than racing
-// a separate stat.
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("stat %s: %w", path, err)
-	}
-	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is %s: %w", path, fileKind(info.Mode()), ErrNotRegular)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is over %d bytes: %w", path, limit, ErrTooLarge)
-	}
-	return data, nil
-}
-
-// fileKind names what a file that is not a regular file is, for errors.
-func fileKind(mode os.FileMode) string {
-	switch {
-	case mode.IsDir():
-		return "a directory"
-	case mode&os.ModeNamedPipe != 0:
-		return "a FIFO"
-	case mode&os.ModeSocket != 0:
-		return "a socket"
-	case mode&os.ModeDevice != 0:
-		return "a device"
-	}
-	return "not a regular file (" + mode.Type().String() + ")"
 }

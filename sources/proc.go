@@ -5,13 +5,10 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-
-	"golang.org/x/sys/unix"
 
 	"k8s.io/klog/v2"
 
@@ -112,7 +109,8 @@ func (p *Procfs) CPUSet(pid uint32) (string, error) {
 		if path == "" {
 			continue
 		}
-		data, err := readCgroupFile(path)
+		klog.V(5).InfoS("Reading", "path", path)
+		data, err := readRegularFile(path, maxProcFile)
 		if err != nil {
 			continue
 		}
@@ -193,84 +191,26 @@ func hasController(list, name string) bool {
 	return false
 }
 
+// Bounds on what is read of a reader's files. execve(2) passes at most
+// 6 MiB of arguments and environment (3/4 of the kernel's 8 MiB _STK_LIM);
+// only prctl(PR_SET_MM) can point a process's environ at more, and that is
+// refused rather than read without end. A cgroup file or /proc status is a
+// few KiB, a cpulist of every CPU of the largest machines among them.
+const (
+	maxEnviron  = 8 << 20
+	maxProcFile = 64 << 10
+)
+
 // read reads /proc/<pid>/<name>. The pid is a thread id as FUSE reports it,
 // which /proc resolves like a process id.
 func (p *Procfs) read(pid uint32, name string) ([]byte, error) {
-	return readSmallFile(p.procPath(pid, name))
-}
-
-// readSmallFile reads a /proc or cgroupfs file with open, read and close
-// alone. os.ReadFile also calls fstat and tries to register the descriptor
-// with the poller, which on this path, run for every per-reader lookup,
-// more than doubles the cost.
-func readSmallFile(path string) ([]byte, error) {
+	path := p.procPath(pid, name)
 	klog.V(5).InfoS("Reading", "path", path)
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, &os.PathError{Op: "open", Path: path, Err: err})
+	limit := maxProcFile
+	if name == "environ" {
+		limit = maxEnviron
 	}
-	defer unix.Close(fd)
-	buf := make([]byte, 0, 4096)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return nil, fmt.Errorf("read %s: %w", path, &os.PathError{Op: "read", Path: path, Err: err})
-		case n == 0:
-			return buf, nil
-		}
-		buf = buf[:len(buf)+n]
-	}
-}
-
-// maxCgroupFile bounds what is read of a cpuset file: a cpulist of every
-// CPU of the largest machines is a few KiB.
-const maxCgroupFile = 64 << 10
-
-// readCgroupFile reads a cpuset file, which may lie in the reader's own
-// view of cgroupfs (/proc/<pid>/root/sys/fs/cgroup/…), a tree the reader
-// can mount over if it can make a mount namespace. So it opens without
-// blocking, refuses what is not a regular file (cgroupfs files are), and
-// reads at most maxCgroupFile: a FIFO there used to block the open for
-// good, leaking a sidecar thread per lookup and leaving the reader in an
-// unkillable wait, and a symlink to /dev/zero or a huge file was read
-// without end.
-func readCgroupFile(path string) ([]byte, error) {
-	klog.V(5).InfoS("Reading", "path", path)
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, &os.PathError{Op: "open", Path: path, Err: err})
-	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, &os.PathError{Op: "fstat", Path: path, Err: err})
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, fmt.Errorf("read %s: not a regular file (mode %#o)", path, st.Mode)
-	}
-	buf := make([]byte, 0, 4096)
-	for len(buf) <= maxCgroupFile {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := unix.Read(fd, buf[len(buf):min(cap(buf), maxCgroupFile+1)])
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return nil, fmt.Errorf("read %s: %w", path, &os.PathError{Op: "read", Path: path, Err: err})
-		case n == 0:
-			return buf, nil
-		}
-		buf = buf[:len(buf)+n]
-	}
-	return nil, fmt.Errorf("read %s: over %d bytes", path, maxCgroupFile)
+	return readRegularFile(path, limit)
 }
 
 func (p *Procfs) procPath(pid uint32, elem ...string) string {
