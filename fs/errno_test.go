@@ -55,6 +55,11 @@ func (p noProcesses) EnvVar(pid uint32, name string) (string, bool, error) {
 	return "", false, nil
 }
 
+func (p noProcesses) StartTime(pid uint32) (uint64, error) {
+	p.t.Errorf("StartTime(%d) asked for a reader with no pid", pid)
+	return 0, nil
+}
+
 // A reader outside the sidecar's PID namespace arrives as pid 0: it gets
 // ESRCH for its per-reader files, and the sources are never asked about pid 0.
 func TestHiddenPidGetsESRCH(t *testing.T) {

@@ -21,12 +21,21 @@ type inodes struct {
 // the guessed value and seeing an already known inode number (st_ino), or
 // the page cache answering a read that the daemon would otherwise serve.
 type contentKey struct {
-	owner   uint32
+	owner   owner
 	content string
 }
 
+// owner names one thread for as long as the kernel runs. A pid alone does
+// not: pids come round (pid_max is 32768 by default), and a process given
+// a dead one's pid would be handed the dead one's inodes, which the kernel
+// may still cache.
+type owner struct {
+	pid       uint32
+	startTime uint64
+}
+
 // sharedOwner owns the content every reader sees alike.
-const sharedOwner = 0
+var sharedOwner = owner{}
 
 func newInodes() *inodes {
 	// 1 is the root's number in FUSE.

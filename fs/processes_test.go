@@ -59,6 +59,13 @@ func (p *pidEcho) EnvVar(pid uint32, name string) (string, bool, error) {
 	return fmt.Sprintf("%d\n", pid), true, nil
 }
 
+func (p *pidEcho) StartTime(pid uint32) (uint64, error) {
+	if p.err != nil {
+		return 0, p.err
+	}
+	return 1, nil
+}
+
 // The reading process is the one the kernel names: each cat is asked about,
 // and answered for, by its own pid; and no answer is reused for another
 // reader, through the kernel's caches or the sidecar's.

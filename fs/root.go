@@ -24,6 +24,9 @@ type Processes interface {
 	// EnvVar returns the content of one variable's file, and whether
 	// the process has the variable.
 	EnvVar(pid uint32, name string) (string, bool, error)
+	// StartTime returns when the process started, which with its pid
+	// tells it from a later process given the same pid.
+	StartTime(pid uint32) (uint64, error)
 }
 
 // The names at the top of the mount.
@@ -163,6 +166,14 @@ func (d *envDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*
 	if errno != 0 {
 		return nil, errno
 	}
+	// The start time is read first: should the reader die and its pid be
+	// given to another process before the environ is read, the inode is
+	// keyed to the dead reader, and no living process is ever handed it.
+	start, err := d.root.procs.StartTime(pid)
+	if err != nil {
+		klog.V(2).InfoS("Cannot read process start time", "pid", pid, "err", err)
+		return nil, toErrno(err)
+	}
 	content, ok, err := d.root.procs.EnvVar(pid, name)
 	if err != nil {
 		klog.V(2).InfoS("Cannot read environment", "pid", pid, "err", err)
@@ -171,7 +182,7 @@ func (d *envDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	return newFileInode(ctx, &d.Inode, contentKey{pid, content}, d.root.started, d.root.inos, out, 0), 0
+	return newFileInode(ctx, &d.Inode, contentKey{owner{pid, start}, content}, d.root.started, d.root.inos, out, 0), 0
 }
 
 // Readdir lists the caller's variables.

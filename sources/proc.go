@@ -90,6 +90,43 @@ func validFileName(name []byte) bool {
 		bytes.IndexByte(name, '/') < 0
 }
 
+// StartTime returns when the process started, in clock ticks since boot
+// (field 22 of /proc/<pid>/stat). With the pid it names one process: a
+// later process given the same pid starts later, and pid_max cannot come
+// round within one tick.
+func (p *Procfs) StartTime(pid uint32) (uint64, error) {
+	data, err := p.read(pid, "stat")
+	if err != nil {
+		return 0, err
+	}
+	start, err := ParseStatStartTime(data)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", p.procPath(pid, "stat"), err)
+	}
+	return start, nil
+}
+
+// ParseStatStartTime returns the start time field of /proc/<pid>/stat. The
+// command name before it, in parentheses, may hold spaces and ")", so the
+// fields are counted from its last ")".
+func ParseStatStartTime(data []byte) (uint64, error) {
+	end := bytes.LastIndexByte(data, ')')
+	if end < 0 {
+		return 0, fmt.Errorf("no command name in %q", data)
+	}
+	// After the name: state (field 3) … starttime (field 22).
+	fields := strings.Fields(string(data[end+1:]))
+	const startTimeIndex = 22 - 3
+	if len(fields) <= startTimeIndex {
+		return 0, fmt.Errorf("%d fields after the command name, want over %d", len(fields), startTimeIndex)
+	}
+	start, err := strconv.ParseUint(fields[startTimeIndex], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("start time: %w", err)
+	}
+	return start, nil
+}
+
 // CPUSet returns the CPUs of the process's container as a Linux cpulist and
 // a newline, "1-5\n". It reads, in order: the cgroup v2 cpuset.cpus.effective
 // and the cgroup v1 cpuset.cpus of the process's cgroup as the sidecar sees

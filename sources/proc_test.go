@@ -4,6 +4,7 @@ import (
 	"errors"
 	iofs "io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -370,5 +371,60 @@ func TestProcfsRealProcess(t *testing.T) {
 	cpus, err := p.CPUSet(uint32(os.Getpid()))
 	if err != nil || !strings.HasSuffix(cpus, "\n") || len(cpus) < 2 {
 		t.Errorf("CPUSet(self) = %q, %v", cpus, err)
+	}
+}
+
+func TestParseStatStartTime(t *testing.T) {
+	t.Parallel()
+	// Field 22 of a real /proc/<pid>/stat is 113258.
+	const rest = ` R 32110 32110 1059 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 113258 3133440 389 18446744073709551615 94510762946560 0`
+	for _, tc := range []struct {
+		name, stat string
+		want       uint64 // 0: an error is wanted
+	}{
+		{"plain", "32112 (cat)" + rest, 113258},
+		{"a name with spaces and parentheses", "32112 (a) b (c))" + rest, 113258},
+		{"a name that looks like fields", "32112 (1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22)" + rest, 113258},
+		{"no name", "32112 cat R 1 2", 0},
+		{"cut short", "32112 (cat) R 32110 32110", 0},
+		{"not a number", "32112 (cat)" + strings.Replace(rest, "113258", "x", 1), 0},
+		{"empty", "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := sources.ParseStatStartTime([]byte(tc.stat))
+			if tc.want == 0 {
+				if err == nil {
+					t.Errorf("ParseStatStartTime = %d, want an error", got)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("ParseStatStartTime = %d, %v; want %d", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// The start time of real processes: a later process starts no earlier.
+func TestProcfsStartTime(t *testing.T) {
+	t.Parallel()
+	p := sources.NewProcfs("/proc", sources.CgroupMounts{})
+	self, err := p.StartTime(uint32(os.Getpid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sleep", "5")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	child, err := p.StartTime(uint32(cmd.Process.Pid))
+	if err != nil || child < self {
+		t.Errorf("child's start time %d, %v; want no earlier than this process's, %d", child, err, self)
+	}
+	if _, err := p.StartTime(1 << 30); !errors.Is(err, iofs.ErrNotExist) {
+		t.Errorf("StartTime(no such pid) error %v, want ErrNotExist", err)
 	}
 }
