@@ -7,7 +7,7 @@ APP_IMAGE     ?= localhost/netutil-app:$(VERSION)
 LDFLAGS       := -s -w -X main.version=$(VERSION)
 BINARIES      := bin/netutil-fs bin/netutil-client
 
-.PHONY: all build deps test lint cover fuzz bench image e2e demo demo-stop clean help
+.PHONY: all build deps test load lint cover fuzz bench image e2e demo demo-stop clean help
 
 all: build ## Build bin/netutil-fs and bin/netutil-client (default)
 
@@ -24,6 +24,9 @@ deps: ## Install the missing Debian packages the tests use, fetch Go modules
 
 test: deps ## Run every test with the race detector (mounts for real as root)
 	$(GO) test -race -count=1 ./...
+
+load: deps ## The full load: 64 readers x 100,000 reads each (about half an hour on 2 cores)
+	NETUTIL_LOAD_READS=$${NETUTIL_LOAD_READS:-100000} $(GO) test -count=1 -timeout 6h -run '^TestLoad$$' -v ./tests/
 
 lint: ## gofmt, go vet and staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }

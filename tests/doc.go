@@ -8,6 +8,6 @@
 // race detector (see readerMain).
 //
 // TestLoad's size: NETUTIL_LOAD_READERS (default 64) processes of
-// NETUTIL_LOAD_READS (default 250) reads each. The package has no code
+// NETUTIL_LOAD_READS (default 1,000; `make load`: 100,000) reads each. The package has no code
 // outside its tests.
 package tests
