@@ -28,7 +28,9 @@ type contentKey struct {
 // owner names one thread for as long as the kernel runs. A pid alone does
 // not: pids come round (pid_max is 32768 by default), and a process given
 // a dead one's pid would be handed the dead one's inodes, which the kernel
-// may still cache.
+// may still cache. The start time is in clock ticks; pids cannot come round
+// within one tick unless a process steers them (ns_last_pid, clone3's
+// set_tid), which takes the privilege to read any environ directly.
 type owner struct {
 	pid       uint32
 	startTime uint64

@@ -92,8 +92,8 @@ func validFileName(name []byte) bool {
 
 // StartTime returns when the process started, in clock ticks since boot
 // (field 22 of /proc/<pid>/stat). With the pid it names one process: a
-// later process given the same pid starts later, and pid_max cannot come
-// round within one tick.
+// later process given the same pid starts in a later tick, unless pids were
+// steered to come round within one.
 func (p *Procfs) StartTime(pid uint32) (uint64, error) {
 	data, err := p.read(pid, "stat")
 	if err != nil {

@@ -33,6 +33,12 @@ func TestIsolationPidReuse(t *testing.T) {
 		t.Fatalf("A: stat env/X: %v", err)
 	}
 	inoA, pid := strings.TrimSpace(string(out)), a.Process.Pid
+	// B starts at least one clock tick (10 ms) after A: what tells them
+	// apart is the start time /proc/<pid>/stat gives in ticks. Only a
+	// process that may steer pids, as this test does (CAP_SYS_ADMIN or
+	// CAP_CHECKPOINT_RESTORE), could have A's pid reused within A's tick,
+	// and such a process may read A's environ directly anyway.
+	time.Sleep(30 * time.Millisecond)
 
 	// B starts as a shell that checks it was given A's pid before it
 	// touches the mount, and else exits 3 for another try: a lookup by a
