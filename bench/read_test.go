@@ -123,6 +123,26 @@ func BenchmarkProcfs(b *testing.B) {
 			}
 		}
 	})
+	// An env/<VAR> lookup: the start time that keys the inode, then the
+	// variable.
+	b.Run("EnvLookup", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := p.StartTime(pid); err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := p.EnvVar(pid, "HOME"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("StartTime", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := p.StartTime(pid); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// ls env/: the whole environment.
 	b.Run("Env", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := p.Env(pid); err != nil {
