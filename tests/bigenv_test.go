@@ -35,16 +35,16 @@ func TestLargeEnvironment(t *testing.T) {
 		t.Fatalf("environment of %d bytes, want over 1 MiB", total)
 	}
 	for _, name := range names {
-		out, stderr, err := run(t, env, "cat", filepath.Join(s.mnt, "env", name))
+		out, stderr, err := run(t, env, "cat", filepath.Join(s.Mnt, "env", name))
 		if err != nil || out != values[name]+"\n" {
 			t.Errorf("cat env/%s: %d bytes, %v %s; want %d bytes", name, len(out), err, stderr, len(values[name])+1)
 		}
 	}
-	out, stderr, err := run(t, env, "dd", "bs=1", "status=none", "if="+filepath.Join(s.mnt, "env", "BIG8"))
+	out, stderr, err := run(t, env, "dd", "bs=1", "status=none", "if="+filepath.Join(s.Mnt, "env", "BIG8"))
 	if err != nil || out != values["BIG8"]+"\n" {
 		t.Errorf("dd bs=1 env/BIG8: %d bytes, %v %s", len(out), err, stderr)
 	}
-	out, stderr, err = run(t, env, "ls", filepath.Join(s.mnt, "env"))
+	out, stderr, err = run(t, env, "ls", filepath.Join(s.Mnt, "env"))
 	if want := "BIG0\nBIG1\nBIG2\nBIG3\nBIG4\nBIG5\nBIG6\nBIG7\nBIG8\nPATH\n"; err != nil || out != want {
 		t.Errorf("ls env: %q, %v %s; want %q", out, err, stderr, want)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/netutil-fs/netutil-fs/internal/fstest"
 	"github.com/netutil-fs/netutil-fs/internal/kubelettest"
+	"github.com/netutil-fs/netutil-fs/internal/sidecartest"
 )
 
 // TestReaderOwnCgroupView: when a reader's cgroup lies outside the
@@ -41,7 +42,7 @@ func TestReaderOwnCgroupView(t *testing.T) {
 		}
 	}
 	sc := startNamespacedSidecar(t, hierarchy)
-	mnt, pid := sc.mnt, sc.pid
+	mnt, pid := sc.Mnt, sc.Cmd.Process.Pid
 
 	cpuList := regexp.MustCompile(`^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*\n$`)
 	// read runs a reader in a mount namespace of its own whose cpuset
@@ -92,22 +93,14 @@ func TestReaderOwnCgroupView(t *testing.T) {
 		t.Errorf("sidecar peak RSS grew from %d to %d KiB: a huge cpuset.cpus was read whole", hwm0, hwm1)
 	}
 	// And ordinary readers are served as before.
-	if got, err := readFileBounded(filepath.Join(mnt, "cpu")); err != nil || !cpuList.MatchString(got) {
+	if got, err := sidecartest.ReadFileBounded(filepath.Join(mnt, "cpu")); err != nil || !cpuList.MatchString(got) {
 		t.Errorf("cpu after the attempts: %q, %v", got, err)
 	}
 }
 
-// namespacedSidecar is the built sidecar in a child cpuset cgroup and a
-// cgroup namespace of its own, so that the test's readers are outside it.
-type namespacedSidecar struct {
-	mnt  string
-	pid  int
-	cmd  *exec.Cmd
-	log  *logBuffer
-	done chan struct{}
-}
-
-func startNamespacedSidecar(t *testing.T, hierarchy string) *namespacedSidecar {
+// startNamespacedSidecar runs the built sidecar in a child cpuset cgroup and
+// a cgroup namespace of its own, so that the test's readers are outside it.
+func startNamespacedSidecar(t *testing.T, hierarchy string) *sidecartest.Sidecar {
 	t.Helper()
 	cg := cgroupViewCgroup(t, hierarchy)
 	dir := t.TempDir()
@@ -115,56 +108,17 @@ func startNamespacedSidecar(t *testing.T, hierarchy string) *namespacedSidecar {
 	kubelettest.Write(t, podinfo, map[string]string{
 		"annotations": `k8s.v1.cni.cncf.io/network-status="[{\"name\":\"cbr0\",\"interface\":\"eth0\"}]"`,
 	})
-	log := &logBuffer{}
-	sc := exec.Command("bash", "-c", `echo $$ > "$1/tasks" && exec unshare --cgroup "$2" --mountpoint="$3" --podinfo-dir="$4" -v=2`,
+	cmd := exec.Command("bash", "-c", `echo $$ > "$1/tasks" && exec unshare --cgroup "$2" --mountpoint="$3" --podinfo-dir="$4" -v=2`,
 		"sidecar", cg, binary, mnt, podinfo)
-	sc.Stdout, sc.Stderr = log, log
-	sc.WaitDelay = 5 * time.Second
-	if err := sc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { sc.Wait(); close(done) }()
-	t.Cleanup(func() {
-		sc.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			// Readers stuck in a request hold the mount: killing the
-			// sidecar ends their wait.
-			sc.Process.Kill()
-			<-done
-		}
-		if fstest.IsMounted(t, mnt) {
-			syscall.Unmount(mnt, syscall.MNT_DETACH)
-		}
-		if t.Failed() {
-			t.Logf("sidecar log:\n%s", log)
-		}
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		data, err := readFileBounded(filepath.Join(mnt, "networks", "0", "name"))
-		if err == nil && data == "cbr0\n" {
-			break
-		}
-		select {
-		case <-done:
-			t.Fatalf("sidecar exited: %v\n%s", sc.ProcessState, log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sidecar not serving after 15 s: %v\n%s", err, log)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	cmd.WaitDelay = 5 * time.Second
+	sc := sidecartest.Start(t, cmd, mnt, "cbr0\n")
 	// Without this the tests prove nothing: the cpuset mount's root must
 	// be outside the sidecar's cgroup namespace, so that readers' cgroups
 	// are reached through their own view.
-	if !strings.Contains(log.String(), `cpusetV1={"Dir":"`+hierarchy+`","Root":"/.."`) {
-		t.Fatalf("the sidecar's cpuset mount is not rooted outside its cgroup namespace; log:\n%s", log)
+	if !strings.Contains(sc.Log.String(), `cpusetV1={"Dir":"`+hierarchy+`","Root":"/.."`) {
+		t.Fatalf("the sidecar's cpuset mount is not rooted outside its cgroup namespace; log:\n%s", sc.Log)
 	}
-	return &namespacedSidecar{mnt: mnt, pid: sc.Process.Pid, cmd: sc, log: log, done: done}
+	return sc
 }
 
 // cgroupViewCgroup creates a child of the cpuset hierarchy with all its CPUs
@@ -260,7 +214,7 @@ func TestSIGTERMWithStuckRequest(t *testing.T) {
 		syscall.Unmount(hung, syscall.MNT_DETACH)
 	})
 
-	reader := exec.Command("unshare", "--mount", "bash", "-c", `mount --bind "$1" "$2" && exec cat "$3/cpu"`, "reader", hung, hierarchy, sc.mnt)
+	reader := exec.Command("unshare", "--mount", "bash", "-c", `mount --bind "$1" "$2" && exec cat "$3/cpu"`, "reader", hung, hierarchy, sc.Mnt)
 	var stderr strings.Builder
 	reader.Stderr = &stderr
 	if err := reader.Start(); err != nil {
@@ -294,20 +248,20 @@ func TestSIGTERMWithStuckRequest(t *testing.T) {
 	}
 
 	start := time.Now()
-	if err := sc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := sc.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-sc.done:
+	case <-sc.Done:
 	case <-time.After(2 * time.Second):
-		t.Fatalf("sidecar still running 2 s after SIGTERM with a request stuck:\n%s", sc.log)
+		t.Fatalf("sidecar still running 2 s after SIGTERM with a request stuck:\n%s", sc.Log)
 	}
 	t.Logf("sidecar exited %v after SIGTERM", time.Since(start).Round(time.Millisecond))
-	if code := sc.cmd.ProcessState.ExitCode(); code != 0 {
+	if code := sc.Cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("sidecar exit code %d, want 0", code)
 	}
-	if fstest.IsMounted(t, sc.mnt) {
-		t.Errorf("%s is still in /proc/self/mountinfo after the sidecar exited", sc.mnt)
+	if fstest.IsMounted(t, sc.Mnt) {
+		t.Errorf("%s is still in /proc/self/mountinfo after the sidecar exited", sc.Mnt)
 	}
 	// The stuck reader gets an error rather than waiting on.
 	select {

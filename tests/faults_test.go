@@ -61,7 +61,7 @@ func TestFaultSIGKILLDuringReads(t *testing.T) {
 	const n = 8
 	readers := make([]*faultReader, n)
 	for i := range readers {
-		readers[i] = startFaultReader(t, s.mnt, "reader"+strconv.Itoa(i), cpu)
+		readers[i] = startFaultReader(t, s.Mnt, "reader"+strconv.Itoa(i), cpu)
 	}
 	for i, r := range readers {
 		select {
@@ -72,7 +72,7 @@ func TestFaultSIGKILLDuringReads(t *testing.T) {
 			t.Fatalf("reader %d made no good reads within 20 s", i)
 		}
 	}
-	if err := s.cmd.Process.Kill(); err != nil {
+	if err := s.Cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	killed := time.Now()
@@ -106,23 +106,23 @@ func TestFaultSIGKILLDuringReads(t *testing.T) {
 			t.Errorf("reader error %s, want ENOTCONN or ECONNABORTED", e)
 		}
 	}
-	s.wait(t, 5*time.Second)
-	if c := mountCount(t, s.mnt); c != 1 {
-		t.Errorf("%d mounts at %s after SIGKILL, want the one dead mount", c, s.mnt)
+	s.Wait(t, 5*time.Second)
+	if c := mountCount(t, s.Mnt); c != 1 {
+		t.Errorf("%d mounts at %s after SIGKILL, want the one dead mount", c, s.Mnt)
 	}
 	var sfs syscall.Statfs_t
-	if err := syscall.Statfs(s.mnt, &sfs); err != syscall.ENOTCONN {
+	if err := syscall.Statfs(s.Mnt, &sfs); err != syscall.ENOTCONN {
 		t.Errorf("statfs of the dead mount: %v, want ENOTCONN", err)
 	}
 
-	again := startSidecar(t, sidecarOptions{mnt: s.mnt, podinfo: s.podinfo})
-	if !strings.Contains(again.log.String(), "Clearing stale mount") {
-		t.Errorf("the restarted sidecar's log does not say Clearing stale mount:\n%s", again.log)
+	again := startSidecar(t, sidecarOptions{mnt: s.Mnt, podinfo: s.podinfo})
+	if !strings.Contains(again.Log.String(), "Clearing stale mount") {
+		t.Errorf("the restarted sidecar's log does not say Clearing stale mount:\n%s", again.Log)
 	}
-	if c := mountCount(t, s.mnt); c != 1 {
-		t.Errorf("%d mounts at %s after the restart, want exactly 1", c, s.mnt)
+	if c := mountCount(t, s.Mnt); c != 1 {
+		t.Errorf("%d mounts at %s after the restart, want exactly 1", c, s.Mnt)
 	}
-	out, stderr, err := run(t, []string{"X=after"}, "cat", filepath.Join(s.mnt, "env", "X"), filepath.Join(s.mnt, "cpu"), filepath.Join(s.mnt, "networks", "0", "ips"))
+	out, stderr, err := run(t, []string{"X=after"}, "cat", filepath.Join(s.Mnt, "env", "X"), filepath.Join(s.Mnt, "cpu"), filepath.Join(s.Mnt, "networks", "0", "ips"))
 	if want := "after\n" + cpu + wantIPs(0); err != nil || out != want {
 		t.Errorf("after the restart read %q (%v %s), want %q", out, err, stderr, want)
 	}
@@ -136,14 +136,14 @@ func TestFaultSIGTERMBusy(t *testing.T) {
 	s := startSidecar(t, sidecarOptions{})
 	var held []*os.File
 	for _, name := range []string{"networks/0/name", "env/PATH", "cpu"} {
-		f, err := os.Open(filepath.Join(s.mnt, name))
+		f, err := os.Open(filepath.Join(s.Mnt, name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer f.Close()
 		held = append(held, f)
 	}
-	cwd := filepath.Join(s.mnt, "networks")
+	cwd := filepath.Join(s.Mnt, "networks")
 	sleeper := command(t, 30*time.Second, nil, "sh", "-c", `cd "$1" && exec sleep 30`, "sh", cwd)
 	if err := sleeper.Start(); err != nil {
 		t.Fatal(err)
@@ -157,19 +157,19 @@ func TestFaultSIGTERMBusy(t *testing.T) {
 			t.Fatalf("the sleeper's cwd is not %s after 5 s", cwd)
 		}
 	}
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := s.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	sent := time.Now()
-	if code := s.wait(t, 2*time.Second); code != 0 {
-		t.Fatalf("exit code %d after SIGTERM with the mount busy, want 0:\n%s", code, s.log)
+	if code := s.Wait(t, 2*time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM with the mount busy, want 0:\n%s", code, s.Log)
 	}
 	t.Logf("exited 0 %v after SIGTERM", time.Since(sent).Round(time.Millisecond))
-	if c := mountCount(t, s.mnt); c != 0 {
-		t.Errorf("%d mounts at %s after SIGTERM, want it detached", c, s.mnt)
+	if c := mountCount(t, s.Mnt); c != 0 {
+		t.Errorf("%d mounts at %s after SIGTERM, want it detached", c, s.Mnt)
 	}
-	if !strings.Contains(s.log.String(), `"Stopped"`) {
-		t.Errorf("log lacks the Stopped line:\n%s", s.log)
+	if !strings.Contains(s.Log.String(), `"Stopped"`) {
+		t.Errorf("log lacks the Stopped line:\n%s", s.Log)
 	}
 	// What the holders see now is the kernel's business; it must not hang.
 	for _, f := range held {
@@ -194,7 +194,7 @@ func TestFaultReaderExitsMidRequest(t *testing.T) {
 	// is dead, through the file this process opened via /proc/<pid>/fd,
 	// which does no lookup. It gets what the child looked up: content is
 	// fixed at lookup, not resolved again for a pid that is gone.
-	child := command(t, 30*time.Second, []string{"X=gone"}, "sh", "-c", `exec 3<"$1/env/X" && echo opened && kill -STOP $$`, "sh", s.mnt)
+	child := command(t, 30*time.Second, []string{"X=gone"}, "sh", "-c", `exec 3<"$1/env/X" && echo opened && kill -STOP $$`, "sh", s.Mnt)
 	stdout, err := child.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +224,7 @@ func TestFaultReaderExitsMidRequest(t *testing.T) {
 	// Readers killed at every point of their requests.
 	loop := `while :; do cat "$1/env/X" "$1/cpu" "$1/networks/1/pci" >/dev/null; ls "$1/env" >/dev/null; done`
 	for i := range 24 {
-		c := command(t, 30*time.Second, []string{"X=" + strconv.Itoa(i)}, "sh", "-c", loop, "sh", s.mnt)
+		c := command(t, 30*time.Second, []string{"X=" + strconv.Itoa(i)}, "sh", "-c", loop, "sh", s.Mnt)
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -232,16 +232,16 @@ func TestFaultReaderExitsMidRequest(t *testing.T) {
 		c.Process.Kill()
 		c.Wait()
 	}
-	cmd := readerCmd(t, 60*time.Second, "load", s.mnt, readsEnv+"=1200", wantCPUEnv+"="+hostCPU(t), varEnv+"=X", "X=survivor")
+	cmd := readerCmd(t, 60*time.Second, "load", s.Mnt, readsEnv+"=1200", wantCPUEnv+"="+hostCPU(t), varEnv+"=X", "X=survivor")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("reader after the killed ones: %v\n%s", err, out)
 	}
 	select {
-	case <-s.done:
-		t.Fatalf("sidecar exited: %v", s.cmd.ProcessState)
+	case <-s.Done:
+		t.Fatalf("sidecar exited: %v", s.Cmd.ProcessState)
 	default:
 	}
-	if log := s.log.String(); strings.Contains(log, "panic") || strings.Contains(log, "\nE") {
+	if log := s.Log.String(); strings.Contains(log, "panic") || strings.Contains(log, "\nE") {
 		t.Errorf("sidecar logged errors:\n%s", log)
 	}
 }

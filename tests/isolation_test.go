@@ -22,7 +22,7 @@ func TestIsolationNameOnlyAnotherHas(t *testing.T) {
 	if _, ok := os.LookupEnv(name); ok {
 		t.Fatalf("this test process must not have %s", name)
 	}
-	file := filepath.Join(s.mnt, "env", name)
+	file := filepath.Join(s.Mnt, "env", name)
 	for round := range 20 {
 		out, stderr, err := run(t, []string{name + "=a"}, "sh", "-c", `cat "$1" && stat -c %s "$1" && ls "$2"`, "sh", file, filepath.Dir(file))
 		if err != nil {
@@ -60,8 +60,8 @@ func TestIsolationTwoReaders(t *testing.T) {
 	t.Parallel()
 	s := startSidecar(t, sidecarOptions{})
 	sets := cpusets(t, "0", "1")
-	file := filepath.Join(s.mnt, "env", "FOO")
-	cpu := filepath.Join(s.mnt, "cpu")
+	file := filepath.Join(s.Mnt, "env", "FOO")
+	cpu := filepath.Join(s.Mnt, "cpu")
 	// Taking turns: each a new process whose pid is close to the last.
 	for i := range 100 {
 		value := []string{"a", "b"}[i%2]
@@ -74,7 +74,7 @@ func TestIsolationTwoReaders(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, value := range []string{"a", "b"} {
 		wg.Go(func() {
-			cmd := readerCmd(t, 60*time.Second, "load", s.mnt, readsEnv+"=3000", cpusetEnv+"="+sets[i],
+			cmd := readerCmd(t, 60*time.Second, "load", s.Mnt, readsEnv+"=3000", cpusetEnv+"="+sets[i],
 				wantCPUEnv+"="+strconv.Itoa(i)+"\n", varEnv+"=FOO", "FOO="+value,
 				absentEnv+"="+[]string{"ONLY_B", "ONLY_A"}[i], []string{"ONLY_A=1", "ONLY_B=1"}[i])
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -90,7 +90,7 @@ func TestIsolationTwoReaders(t *testing.T) {
 func TestIsolationShortLivedProcesses(t *testing.T) {
 	t.Parallel()
 	s := startSidecar(t, sidecarOptions{})
-	file := filepath.Join(s.mnt, "env", "V")
+	file := filepath.Join(s.Mnt, "env", "V")
 	const n = 300
 	for i := range n {
 		out, stderr, err := run(t, []string{"V=" + strconv.Itoa(i)}, "sh", "-c", `cat "$1"`, "sh", file)
@@ -112,34 +112,34 @@ func TestIsolationOutsidePIDNamespace(t *testing.T) {
 	s := startSidecar(t, sidecarOptions{ownPIDNamespace: true})
 	for i := range 5 {
 		for _, name := range []string{"cpu", "env/PATH", "env/X"} {
-			_, err := os.ReadFile(filepath.Join(s.mnt, name))
+			_, err := os.ReadFile(filepath.Join(s.Mnt, name))
 			if !errors.Is(err, syscall.ESRCH) {
 				t.Errorf("read %s from outside the sidecar's PID namespace: %v, want ESRCH", name, err)
 			}
 			if i == 0 {
-				_, stderr, err := run(t, []string{"X=1"}, "cat", filepath.Join(s.mnt, name))
+				_, stderr, err := run(t, []string{"X=1"}, "cat", filepath.Join(s.Mnt, name))
 				if err == nil || !strings.Contains(stderr, "No such process") {
 					t.Errorf("cat %s: %v %q, want No such process", name, err, stderr)
 				}
 			}
 		}
-		if _, err := os.ReadDir(filepath.Join(s.mnt, "env")); !errors.Is(err, syscall.ESRCH) {
+		if _, err := os.ReadDir(filepath.Join(s.Mnt, "env")); !errors.Is(err, syscall.ESRCH) {
 			t.Errorf("ls env from outside the sidecar's PID namespace: %v, want ESRCH", err)
 		}
-		if got, err := os.ReadFile(filepath.Join(s.mnt, "networks", "0", "name")); err != nil || string(got) != fixture[0].Name+"\n" {
+		if got, err := os.ReadFile(filepath.Join(s.Mnt, "networks", "0", "name")); err != nil || string(got) != fixture[0].Name+"\n" {
 			t.Errorf("networks/0/name from outside the PID namespace: %q, %v", got, err)
 		}
 	}
 	const hint = "set shareProcessNamespace: true"
 	// The hint is written when the first such request is answered; wait
 	// for it, then count.
-	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(s.log.String(), hint); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(s.Log.String(), hint); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no shareProcessNamespace hint in the log after 5 s:\n%s", s.log)
+			t.Fatalf("no shareProcessNamespace hint in the log after 5 s:\n%s", s.Log)
 		}
 	}
-	if n := strings.Count(s.log.String(), hint); n != 1 {
-		t.Errorf("hint logged %d times after many hidden reads, want once:\n%s", n, s.log)
+	if n := strings.Count(s.Log.String(), hint); n != 1 {
+		t.Errorf("hint logged %d times after many hidden reads, want once:\n%s", n, s.Log)
 	}
 }
 
@@ -148,7 +148,7 @@ func TestIsolationOutsidePIDNamespace(t *testing.T) {
 func TestIsolationNestedPIDNamespace(t *testing.T) {
 	t.Parallel()
 	s := startSidecar(t, sidecarOptions{})
-	cmd := command(t, 20*time.Second, []string{"X=nested"}, "unshare", "--pid", "--fork", "sh", "-c", `echo $$; cat "$1/env/X" "$1/cpu"`, "sh", s.mnt)
+	cmd := command(t, 20*time.Second, []string{"X=nested"}, "unshare", "--pid", "--fork", "sh", "-c", `echo $$; cat "$1/env/X" "$1/cpu"`, "sh", s.Mnt)
 	out, err := cmd.CombinedOutput()
 	if errors.Is(err, os.ErrNotExist) || (err != nil && strings.Contains(string(out), "unshare failed")) {
 		t.Skipf("cannot create a PID namespace here: %v %s", err, out)
@@ -156,7 +156,7 @@ func TestIsolationNestedPIDNamespace(t *testing.T) {
 	if want := "1\nnested\n" + hostCPU(t); err != nil || string(out) != want {
 		t.Fatalf("reader in a nested PID namespace: %q (%v), want %q", out, err, want)
 	}
-	if strings.Contains(s.log.String(), "shareProcessNamespace") {
-		t.Errorf("a visible reader made the sidecar log the shareProcessNamespace hint:\n%s", s.log)
+	if strings.Contains(s.Log.String(), "shareProcessNamespace") {
+		t.Errorf("a visible reader made the sidecar log the shareProcessNamespace hint:\n%s", s.Log)
 	}
 }

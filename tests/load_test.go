@@ -47,7 +47,7 @@ func TestLoad(t *testing.T) {
 		for i := range readers {
 			wg.Go(func() {
 				id := fmt.Sprintf("NETUTIL_LOAD_ID_%d", i)
-				cmd := readerCmd(t, timeout, "load", s.mnt, readsEnv+"="+strconv.Itoa(n),
+				cmd := readerCmd(t, timeout, "load", s.Mnt, readsEnv+"="+strconv.Itoa(n),
 					cpusetEnv+"="+sets[i%2], wantCPUEnv+"="+strconv.Itoa(i%2)+"\n",
 					varEnv+"=X", "X=reader-"+strconv.Itoa(i)+"-of-"+strconv.Itoa(readers),
 					id+"=1", absentEnv+"="+fmt.Sprintf("NETUTIL_LOAD_ID_%d", (i+1)%readers))
@@ -90,8 +90,8 @@ func TestLoad(t *testing.T) {
 		t.Errorf("sidecar RSS grew from %.1f to %.1f MiB (allowed +16 MiB)", float64(before.rssKiB)/1024, float64(after.rssKiB)/1024)
 	}
 	select {
-	case <-s.done:
-		t.Fatalf("sidecar exited: %v", s.cmd.ProcessState)
+	case <-s.Done:
+		t.Fatalf("sidecar exited: %v", s.Cmd.ProcessState)
 	default:
 	}
 }

@@ -30,8 +30,8 @@ func TestIsolationNoInodeOracle(t *testing.T) {
 	t.Parallel()
 	s := startSidecar(t, sidecarOptions{})
 	secret := fmt.Sprintf("hunter2-%d", time.Now().UnixNano())
-	envFile := filepath.Join(s.mnt, "env", "NETUTIL_SECRET")
-	cpuFile := filepath.Join(s.mnt, "cpu")
+	envFile := filepath.Join(s.Mnt, "env", "NETUTIL_SECRET")
+	cpuFile := filepath.Join(s.Mnt, "cpu")
 
 	// A opens both files, prints their inode numbers as fstat sees them
 	// through /proc/<pid>/fd, and holds them open until its stdin closes.
@@ -105,7 +105,7 @@ read -r _
 	if err := syscall.Stat(envFile, &first); err == nil {
 		t.Fatalf("the test process has NETUTIL_SECRET in its environment; want it absent")
 	}
-	path := filepath.Join(s.mnt, "env", "PATH")
+	path := filepath.Join(s.Mnt, "env", "PATH")
 	if err := syscall.Stat(path, &first); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ read -r _
 	}
 
 	// Shared files: one number for all readers.
-	name := filepath.Join(s.mnt, "networks", "0", "name")
+	name := filepath.Join(s.Mnt, "networks", "0", "name")
 	var inos []string
 	for range 2 {
 		out, err := exec.CommandContext(ctx, "stat", "-c", "%i", name).Output()

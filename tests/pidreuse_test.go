@@ -24,7 +24,7 @@ func TestIsolationPidReuse(t *testing.T) {
 		t.Skipf("cannot choose the next pid: %v", err)
 	}
 	s := startSidecar(t, sidecarOptions{})
-	file := filepath.Join(s.mnt, "env", "X")
+	file := filepath.Join(s.Mnt, "env", "X")
 	env := []string{"X=s3cret"}
 
 	a := command(t, 10*time.Second, env, "stat", "-c", "%i", file)

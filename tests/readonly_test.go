@@ -16,7 +16,7 @@ func TestReadOnly(t *testing.T) {
 	t.Parallel()
 	s := startSidecar(t, sidecarOptions{})
 	for _, name := range []string{"networks/0/name", "networks/1/pci", "cpu", "env/PATH", "networks", "env", "."} {
-		path := filepath.Join(s.mnt, name)
+		path := filepath.Join(s.Mnt, name)
 		if err := unix.Setxattr(path, "user.netutil", []byte("x"), 0); !errors.Is(err, unix.EROFS) {
 			t.Errorf("setxattr %s: %v, want EROFS", name, err)
 		}
@@ -28,7 +28,7 @@ func TestReadOnly(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"networks/0/name", "cpu", "env/PATH"} {
-		path := filepath.Join(s.mnt, name)
+		path := filepath.Join(s.Mnt, name)
 		if err := unix.Truncate(path, 0); !errors.Is(err, unix.EROFS) {
 			t.Errorf("truncate %s: %v, want EROFS", name, err)
 		}
@@ -48,18 +48,18 @@ func TestReadOnly(t *testing.T) {
 		f.Close()
 	}
 	// Still serving, to this process and to others.
-	if got, err := os.ReadFile(filepath.Join(s.mnt, "networks", "2", "ips")); err != nil || string(got) != wantIPs(2) {
+	if got, err := os.ReadFile(filepath.Join(s.Mnt, "networks", "2", "ips")); err != nil || string(got) != wantIPs(2) {
 		t.Errorf("networks/2/ips after the writes: %q, %v", got, err)
 	}
-	if got, err := os.ReadFile(filepath.Join(s.mnt, "env", "PATH")); err != nil || string(got) != os.Getenv("PATH")+"\n" {
+	if got, err := os.ReadFile(filepath.Join(s.Mnt, "env", "PATH")); err != nil || string(got) != os.Getenv("PATH")+"\n" {
 		t.Errorf("env/PATH after the writes: %q, %v", got, err)
 	}
-	if out, stderr, err := run(t, []string{"Y=still"}, "cat", filepath.Join(s.mnt, "env", "Y")); err != nil || out != "still\n" {
+	if out, stderr, err := run(t, []string{"Y=still"}, "cat", filepath.Join(s.Mnt, "env", "Y")); err != nil || out != "still\n" {
 		t.Errorf("cat env/Y after the writes: %q %v %s", out, err, stderr)
 	}
 	select {
-	case <-s.done:
-		t.Fatalf("sidecar exited: %v\n%s", s.cmd.ProcessState, s.log)
+	case <-s.Done:
+		t.Fatalf("sidecar exited: %v\n%s", s.Cmd.ProcessState, s.Log)
 	default:
 	}
 }

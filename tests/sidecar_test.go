@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,13 +10,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/netutil-fs/netutil-fs/internal/fstest"
 	"github.com/netutil-fs/netutil-fs/internal/kubelettest"
+	"github.com/netutil-fs/netutil-fs/internal/sidecartest"
 )
 
 // binary is the sidecar and readerBinary this package's test binary built
@@ -114,30 +112,10 @@ func writePodinfo(t *testing.T) string {
 	return dir
 }
 
-// logBuffer collects the sidecar's output.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// sidecar is a running bin/netutil-fs.
+// sidecar is a running netutil-fs serving the fixture or a given podinfo.
 type sidecar struct {
-	mnt, podinfo string
-	cmd          *exec.Cmd
-	log          *logBuffer
-	done         chan struct{} // closed when it has exited
+	*sidecartest.Sidecar
+	podinfo string
 }
 
 type sidecarOptions struct {
@@ -149,111 +127,27 @@ type sidecarOptions struct {
 	ownPIDNamespace bool
 }
 
-// startSidecar runs the sidecar and waits until it serves. Cleanup stops
-// it with SIGTERM (SIGKILL after 5 s) and detaches any mount left behind.
+// startSidecar runs the sidecar and waits until it serves; see
+// sidecartest.Start for how it is stopped.
 func startSidecar(t *testing.T, opts sidecarOptions) *sidecar {
 	t.Helper()
-	fstest.RequireFuse(t)
-	s := &sidecar{mnt: opts.mnt, podinfo: opts.podinfo, log: &logBuffer{}, done: make(chan struct{})}
-	if s.mnt == "" {
-		s.mnt = filepath.Join(t.TempDir(), "mnt")
+	s := &sidecar{podinfo: opts.podinfo}
+	mnt := opts.mnt
+	if mnt == "" {
+		mnt = filepath.Join(t.TempDir(), "mnt")
 	}
 	if s.podinfo == "" {
 		s.podinfo = writePodinfo(t)
 	}
 	// Bounds the sidecar should a test lose track of it.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
-	s.cmd = exec.CommandContext(ctx, binary, "--mountpoint="+s.mnt, "--podinfo-dir="+s.podinfo)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, binary, "--mountpoint="+mnt, "--podinfo-dir="+s.podinfo)
 	if opts.ownPIDNamespace {
-		s.cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
 	}
-	if err := s.cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start %s: %v", binary, err)
-	}
-	go func() { s.cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() {
-		defer cancel()
-		select {
-		case <-s.done:
-		default:
-			s.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-s.done:
-			case <-time.After(5 * time.Second):
-				// SIGQUIT makes the Go runtime print every goroutine.
-				s.cmd.Process.Signal(syscall.SIGQUIT)
-				select {
-				case <-s.done:
-				case <-time.After(2 * time.Second):
-					s.cmd.Process.Kill()
-					<-s.done
-				}
-				t.Errorf("sidecar still running 5 s after SIGTERM; sent SIGQUIT for its goroutines")
-			}
-		}
-		if fstest.IsMounted(t, s.mnt) {
-			syscall.Unmount(s.mnt, syscall.MNT_DETACH)
-		}
-		if t.Failed() {
-			t.Logf("sidecar log:\n%s", s.log)
-		}
-	})
-	s.waitServing(t)
+	s.Sidecar = sidecartest.Start(t, cmd, mnt, fixture[0].Name+"\n")
 	return s
-}
-
-// waitServing polls until networks/0/name reads and the log says Serving.
-func (s *sidecar) waitServing(t *testing.T) {
-	t.Helper()
-	want := fixture[0].Name + "\n"
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got, err := readFileBounded(filepath.Join(s.mnt, "networks", "0", "name"))
-		if err == nil && got == want && strings.Contains(s.log.String(), `"Serving"`) {
-			return
-		}
-		select {
-		case <-s.done:
-			t.Fatalf("sidecar exited before serving: %v\n%s", s.cmd.ProcessState, s.log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sidecar not serving %s after 10 s (last read %q, %v):\n%s", s.mnt, got, err, s.log)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// readFileBounded reads a file in a goroutine, so a read stuck on a dead
-// connection cannot hang the caller: it gives up after 5 s.
-func readFileBounded(path string) (string, error) {
-	type result struct {
-		data []byte
-		err  error
-	}
-	ch := make(chan result, 1)
-	go func() { data, err := os.ReadFile(path); ch <- result{data, err} }()
-	select {
-	case r := <-ch:
-		return string(r.data), r.err
-	case <-time.After(5 * time.Second):
-		return "", fmt.Errorf("read %s: no answer within 5 s", path)
-	}
-}
-
-// wait returns the exit code, failing the test if the sidecar is still
-// running after within.
-func (s *sidecar) wait(t *testing.T, within time.Duration) int {
-	t.Helper()
-	select {
-	case <-s.done:
-		return s.cmd.ProcessState.ExitCode()
-	case <-time.After(within):
-		t.Fatalf("sidecar still running %v after the signal:\n%s", within, s.log)
-		return -1
-	}
 }
 
 // usage is what the sidecar holds: open fds, OS threads and resident memory.
@@ -269,7 +163,7 @@ func (u usage) String() string {
 
 func (s *sidecar) usage(t *testing.T) usage {
 	t.Helper()
-	pid := s.cmd.Process.Pid
+	pid := s.Cmd.Process.Pid
 	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/netutil-fs/netutil-fs/internal/fstest"
+	"github.com/netutil-fs/netutil-fs/internal/sidecartest"
 )
 
 // parseArgs sets klog's global flags, so these rows run one after another.
@@ -118,15 +119,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func requireFuse(t *testing.T) {
-	t.Helper()
-	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("cannot open /dev/fuse, so the sidecar cannot mount here (run as root with the FUSE device): %v", err)
-	}
-	f.Close()
-}
-
 // podinfoDir writes a one-network annotations file as the kubelet would.
 func podinfoDir(t *testing.T) string {
 	dir := t.TempDir()
@@ -137,80 +129,10 @@ func podinfoDir(t *testing.T) string {
 	return dir
 }
 
-// sidecar is a running netutil-fs.
-type sidecar struct {
-	cmd  *exec.Cmd
-	log  *lockedBuffer
-	done chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startSidecar runs the binary on mnt and waits until it serves.
-func startSidecar(t *testing.T, mnt, podinfo string) *sidecar {
+func startSidecar(t *testing.T, mnt, podinfo string) *sidecartest.Sidecar {
 	t.Helper()
-	s := &sidecar{log: &lockedBuffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command(buildBinary(t), "--mountpoint="+mnt, "--podinfo-dir="+podinfo)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			s.cmd.Process.Kill()
-			<-s.done
-		}
-		// Leave no mount behind, whatever happened.
-		if fstest.IsMounted(t, mnt) {
-			syscall.Unmount(mnt, syscall.MNT_DETACH)
-		}
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		// Reads may answer a moment before the Serving line is written.
-		if got, err := os.ReadFile(filepath.Join(mnt, "networks", "0", "name")); err == nil && string(got) == "cbr0\n" &&
-			strings.Contains(s.log.String(), `"Serving"`) {
-			break
-		}
-		select {
-		case <-s.done:
-			t.Fatalf("netutil-fs exited before serving: %v\n%s", s.cmd.ProcessState, s.log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("netutil-fs not serving %s after 10 s:\n%s", mnt, s.log)
-		}
-	}
-	return s
-}
-
-// wait returns the exit code, failing the test after a deadline.
-func (s *sidecar) wait(t *testing.T, within time.Duration) int {
-	t.Helper()
-	select {
-	case <-s.done:
-		return s.cmd.ProcessState.ExitCode()
-	case <-time.After(within):
-		t.Fatalf("netutil-fs still running after %v:\n%s", within, s.log)
-		return -1
-	}
+	return sidecartest.Start(t, exec.Command(buildBinary(t), "--mountpoint="+mnt, "--podinfo-dir="+podinfo), mnt, "cbr0\n")
 }
 
 // errorLines returns klog's error lines and main's one-line errors.
@@ -297,20 +219,20 @@ func TestBinaryNoFuseDevice(t *testing.T) {
 
 func TestBinarySIGTERM(t *testing.T) {
 	t.Parallel()
-	requireFuse(t)
+	fstest.RequireFuse(t)
 	mnt := filepath.Join(t.TempDir(), "a", "mnt") // created by the sidecar
 	s := startSidecar(t, mnt, podinfoDir(t))
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := s.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code := s.wait(t, 5*time.Second); code != 0 {
-		t.Fatalf("exit code %d after SIGTERM, want 0:\n%s", code, s.log)
+	if code := s.Wait(t, 5*time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0:\n%s", code, s.Log)
 	}
 	if fstest.IsMounted(t, mnt) {
 		t.Errorf("%s still mounted after SIGTERM", mnt)
 	}
-	if !strings.Contains(s.log.String(), `"Stopped"`) {
-		t.Errorf("log lacks the Stopped line:\n%s", s.log)
+	if !strings.Contains(s.Log.String(), `"Stopped"`) {
+		t.Errorf("log lacks the Stopped line:\n%s", s.Log)
 	}
 }
 
@@ -318,7 +240,7 @@ func TestBinarySIGTERM(t *testing.T) {
 // the sidecar detaches lazily and still exits 0 in time.
 func TestBinarySIGTERMBusy(t *testing.T) {
 	t.Parallel()
-	requireFuse(t)
+	fstest.RequireFuse(t)
 	mnt := filepath.Join(t.TempDir(), "mnt")
 	s := startSidecar(t, mnt, podinfoDir(t))
 	f, err := os.Open(filepath.Join(mnt, "networks", "0", "name"))
@@ -332,11 +254,11 @@ func TestBinarySIGTERMBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { reader.Process.Kill(); reader.Wait() }()
-	if err := s.cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := s.Cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	if code := s.wait(t, 10*time.Second); code != 0 {
-		t.Fatalf("exit code %d after SIGINT with the mount busy, want 0:\n%s", code, s.log)
+	if code := s.Wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGINT with the mount busy, want 0:\n%s", code, s.Log)
 	}
 	if fstest.IsMounted(t, mnt) {
 		t.Errorf("%s still mounted after SIGINT", mnt)
@@ -347,14 +269,14 @@ func TestBinarySIGTERMBusy(t *testing.T) {
 // clears it and serves on the same mount point.
 func TestBinaryStaleMount(t *testing.T) {
 	t.Parallel()
-	requireFuse(t)
+	fstest.RequireFuse(t)
 	mnt := filepath.Join(t.TempDir(), "mnt")
 	podinfo := podinfoDir(t)
 	first := startSidecar(t, mnt, podinfo)
-	if err := first.cmd.Process.Kill(); err != nil {
+	if err := first.Cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	first.wait(t, 5*time.Second)
+	first.Wait(t, 5*time.Second)
 	// stat(2) may be answered from the kernel's attribute cache; statfs
 	// and GNU stat's statx reach the dead connection.
 	var sfs syscall.Statfs_t
@@ -367,14 +289,14 @@ func TestBinaryStaleMount(t *testing.T) {
 	}
 
 	second := startSidecar(t, mnt, podinfo)
-	if !strings.Contains(second.log.String(), "Clearing stale mount") {
-		t.Errorf("second sidecar's log does not say it cleared the stale mount:\n%s", second.log)
+	if !strings.Contains(second.Log.String(), "Clearing stale mount") {
+		t.Errorf("second sidecar's log does not say it cleared the stale mount:\n%s", second.Log)
 	}
-	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := second.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code := second.wait(t, 5*time.Second); code != 0 {
-		t.Fatalf("exit code %d, want 0:\n%s", code, second.log)
+	if code := second.Wait(t, 5*time.Second); code != 0 {
+		t.Fatalf("exit code %d, want 0:\n%s", code, second.Log)
 	}
 	if fstest.IsMounted(t, mnt) {
 		t.Errorf("%s still mounted after the second sidecar stopped", mnt)
