@@ -28,10 +28,10 @@ import (
 // statusFile renders network-status entries as the kubelet writes an
 // annotations file holding them, next to the annotations every pod has.
 func statusFile(entries ...string) string {
-	return string(formatMap(map[string]string{
+	return kubelettest.FormatMap(map[string]string{
 		nadv1.NetworkStatusAnnot:      "[" + strings.Join(entries, ",") + "]",
 		"kubernetes.io/config.source": "api",
-	}))
+	})
 }
 
 // jsonString quotes s as a JSON string.
@@ -68,7 +68,7 @@ var badInputs = []badInput{
 	// Errors: the consumer keeps the last good networks.
 	{
 		name:     "malformed JSON",
-		files:    map[string]string{"annotations": string(formatMap(map[string]string{nadv1.NetworkStatusAnnot: `[{"name": "a"},{"name": `}))},
+		files:    map[string]string{"annotations": kubelettest.FormatMap(map[string]string{nadv1.NetworkStatusAnnot: `[{"name": "a"},{"name": `})},
 		bad:      true,
 		checkErr: func(err error) bool { var e *json.SyntaxError; return errors.As(err, &e) },
 	},
@@ -80,7 +80,7 @@ var badInputs = []badInput{
 	},
 	{
 		name:     "network-status of the wrong JSON type",
-		files:    map[string]string{"annotations": string(formatMap(map[string]string{nadv1.NetworkStatusAnnot: `{"name": "a"}`}))},
+		files:    map[string]string{"annotations": kubelettest.FormatMap(map[string]string{nadv1.NetworkStatusAnnot: `{"name": "a"}`})},
 		bad:      true,
 		checkErr: func(err error) bool { var e *json.UnmarshalTypeError; return errors.As(err, &e) },
 	},
@@ -171,10 +171,10 @@ var badInputs = []badInput{
 	// Good inputs, however odd.
 	{
 		name: "a 1 MiB annotation",
-		files: map[string]string{"annotations": string(formatMap(map[string]string{
+		files: map[string]string{"annotations": kubelettest.FormatMap(map[string]string{
 			nadv1.NetworkStatusAnnot: `[{"name":"a","interface":"eth0"}]`,
 			"example.com/huge":       strings.Repeat("ü\"\n", 1<<20/4),
-		}))},
+		})},
 		want: map[string]string{"0/name": "a\n", "0/interface": "eth0\n", "0/default": "false\n"},
 	},
 	{

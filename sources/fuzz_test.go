@@ -5,13 +5,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 
+	"github.com/netutil-fs/netutil-fs/internal/kubelettest"
 	"github.com/netutil-fs/netutil-fs/snapshot"
 	"github.com/netutil-fs/netutil-fs/sources"
 )
@@ -43,22 +43,6 @@ func addFiles(f *testing.F, pattern string) [][]byte {
 		seeds = append(seeds, data)
 	}
 	return seeds
-}
-
-// formatMap renders annotations as the kubelet does
-// (k8s.io/kubernetes/pkg/fieldpath.FormatMap): keys sorted, key="value"
-// with the value quoted by strconv.Quote, lines joined by "\n".
-func formatMap(m map[string]string) []byte {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	lines := make([]string, len(keys))
-	for i, k := range keys {
-		lines[i] = k + "=" + strconv.Quote(m[k])
-	}
-	return []byte(strings.Join(lines, "\n"))
 }
 
 func FuzzParseAnnotations(f *testing.F) {
@@ -99,9 +83,9 @@ func FuzzParseAnnotations(f *testing.F) {
 			}
 		}
 		// What the kubelet would write for this map parses back to it.
-		again, err := sources.ParseAnnotations(formatMap(m))
+		again, err := sources.ParseAnnotations([]byte(kubelettest.FormatMap(m)))
 		if err != nil {
-			t.Fatalf("re-rendered map does not parse: %v\n%s", err, formatMap(m))
+			t.Fatalf("re-rendered map does not parse: %v\n%s", err, kubelettest.FormatMap(m))
 		}
 		if len(again) != len(m) {
 			t.Fatalf("round trip: %d entries, want %d", len(again), len(m))

@@ -105,10 +105,10 @@ func writePodinfo(t *testing.T) string {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "podinfo")
-	kubelettest.Write(t, dir, map[string]string{
-		"annotations": "k8s.v1.cni.cncf.io/network-status=" + strconv.Quote(string(status)) + "\n" +
-			`kubernetes.io/config.source="api"` + "\n",
-	})
+	kubelettest.Write(t, dir, map[string]string{"annotations": kubelettest.FormatMap(map[string]string{
+		"k8s.v1.cni.cncf.io/network-status": string(status),
+		"kubernetes.io/config.source":       "api",
+	})})
 	return dir
 }
 

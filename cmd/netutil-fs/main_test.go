@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/netutil-fs/netutil-fs/internal/fstest"
+	"github.com/netutil-fs/netutil-fs/internal/kubelettest"
 	"github.com/netutil-fs/netutil-fs/internal/sidecartest"
 )
 
@@ -122,7 +123,10 @@ func TestMain(m *testing.M) {
 // podinfoDir writes a one-network annotations file as the kubelet would.
 func podinfoDir(t *testing.T) string {
 	dir := t.TempDir()
-	content := `k8s.v1.cni.cncf.io/network-status="[{\"name\": \"cbr0\", \"interface\": \"eth0\", \"default\": true}]"` + "\n" + `kubernetes.io/config.source="api"`
+	content := kubelettest.FormatMap(map[string]string{
+		"k8s.v1.cni.cncf.io/network-status": `[{"name": "cbr0", "interface": "eth0", "default": true}]`,
+		"kubernetes.io/config.source":       "api",
+	})
 	if err := os.WriteFile(filepath.Join(dir, "annotations"), []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}

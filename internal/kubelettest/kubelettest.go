@@ -6,9 +6,29 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
+
+// FormatMap renders annotations (or labels) as the kubelet writes them into
+// a Downward API file, as k8s.io/kubernetes/pkg/fieldpath.FormatMap does:
+// keys sorted, key="value" with the value quoted by strconv.Quote, lines
+// joined by "\n" with none after the last.
+func FormatMap(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	lines := make([]string, len(keys))
+	for i, k := range keys {
+		lines[i] = k + "=" + strconv.Quote(m[k])
+	}
+	return strings.Join(lines, "\n")
+}
 
 // Write updates the volume at dir as the kubelet's AtomicWriter does: the
 // payload goes into a new hidden timestamped directory, a new ..data_tmp

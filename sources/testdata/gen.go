@@ -13,9 +13,9 @@ import (
 	"log"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/netutil-fs/netutil-fs/internal/kubelettest"
 )
 
 const (
@@ -84,20 +84,6 @@ func with(annotations map[string]string) map[string]string {
 	return m
 }
 
-// formatMap is k8s.io/kubernetes/pkg/fieldpath.FormatMap.
-func formatMap(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	lines := make([]string, len(keys))
-	for i, k := range keys {
-		lines[i] = k + "=" + strconv.Quote(m[k])
-	}
-	return strings.Join(lines, "\n")
-}
-
 func main() {
 	annotations := map[string]map[string]string{
 		"default-only":         with(map[string]string{statusKey: status(cbr0)}),
@@ -126,20 +112,20 @@ func main() {
 	}
 	files := map[string]string{}
 	for name, m := range annotations {
-		files[filepath.Join("podinfo", name, "annotations")] = formatMap(m)
+		files[filepath.Join("podinfo", name, "annotations")] = kubelettest.FormatMap(m)
 	}
 	// A pod that projects the annotation alone holds the raw JSON.
 	files["podinfo/raw-network-status/network-status"] = status(cbr0, sriovLeft)
 	// Both files: annotations is read.
-	files["podinfo/annotations-and-raw/annotations"] = formatMap(with(map[string]string{statusKey: status(defaultCNI)}))
+	files["podinfo/annotations-and-raw/annotations"] = kubelettest.FormatMap(with(map[string]string{statusKey: status(defaultCNI)}))
 	files["podinfo/annotations-and-raw/network-status"] = status(cbr0, sriovLeft)
 	// Since Kubernetes 1.27 the file exists but is empty for a few seconds.
 	files["podinfo/empty-annotations/annotations"] = ""
 	files["podinfo/empty-network-status/network-status"] = ""
 	files["podinfo/malformed-raw-json/network-status"] = `[{"name": "cbr0"}`
 	// A value not quoted, as a hand-written file might have it.
-	files["podinfo/malformed-line/annotations"] = formatMap(common) + "\n" + statusKey + "=" + status(cbr0)
-	files["podinfo/line-without-equals/annotations"] = formatMap(common) + "\njust some text"
+	files["podinfo/malformed-line/annotations"] = kubelettest.FormatMap(common) + "\n" + statusKey + "=" + status(cbr0)
+	files["podinfo/line-without-equals/annotations"] = kubelettest.FormatMap(common) + "\njust some text"
 
 	for path, content := range files {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
